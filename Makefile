@@ -1,0 +1,49 @@
+# minivirt — build, test and demo entry points.
+# `make check` is the test command: it installs what it needs (a venv with the
+# project and its dev deps, QEMU from Debian when missing) and runs every check.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: check deps venv lint typecheck imports protocol-check test bench demo clean
+
+check: deps venv lint typecheck imports protocol-check test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# QEMU from Debian: installed through apt-get when missing and we are root.
+deps:
+	@sh tools/install-qemu.sh
+
+lint: venv
+	$(BIN)/ruff format --check minivirt tests tools
+	$(BIN)/ruff check minivirt tests tools
+
+typecheck: venv
+	$(BIN)/mypy --strict minivirt
+
+imports: venv
+	$(BIN)/lint-imports
+
+protocol-check: venv
+	@if [ -d minivirt/remote/protocol ]; then $(BIN)/python -m minivirt.remote.protocol --check; fi
+
+test: venv
+	$(BIN)/pytest -q
+
+bench: deps venv
+	$(BIN)/python -m tools.bench
+
+demo: deps venv
+	$(BIN)/python -m tools.demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

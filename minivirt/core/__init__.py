@@ -1,0 +1,59 @@
+"""The public entry points (patch 2): open(), connections, domains, block jobs, events.
+
+Core checks arguments in libvirt's order and dispatches to drivers through
+the registry; it never imports a driver (``minivirt.wiring`` registers them).
+"""
+
+from minivirt.core.checks import UINT_MASK, ULONG_MASK
+from minivirt.core.connection import LIB_VERSION, Connection, open, open_read_only
+from minivirt.core.domain import (
+    Domain,
+    domain_block_job_abort,
+    domain_block_job_set_speed,
+    domain_block_pull,
+    domain_block_rebase,
+    domain_create,
+    domain_destroy,
+    domain_get_block_job_info,
+    domain_get_info,
+    domain_get_state,
+    domain_get_xml_desc,
+    domain_undefine,
+)
+from minivirt.core.registry import (
+    DriverFactory,
+    default_uri,
+    is_server_mode,
+    register_driver,
+    registered_drivers,
+    set_server_mode,
+)
+from minivirt.core.uri import URI
+
+__all__ = [
+    "LIB_VERSION",
+    "UINT_MASK",
+    "ULONG_MASK",
+    "URI",
+    "Connection",
+    "Domain",
+    "DriverFactory",
+    "default_uri",
+    "domain_block_job_abort",
+    "domain_block_job_set_speed",
+    "domain_block_pull",
+    "domain_block_rebase",
+    "domain_create",
+    "domain_destroy",
+    "domain_get_block_job_info",
+    "domain_get_info",
+    "domain_get_state",
+    "domain_get_xml_desc",
+    "domain_undefine",
+    "is_server_mode",
+    "open",
+    "open_read_only",
+    "register_driver",
+    "registered_drivers",
+    "set_server_mode",
+]

@@ -1,0 +1,82 @@
+"""The series' public header as typed Python (patch 1): enums, values, errors, driver table.
+
+Stdlib only; no logic beyond formatting error messages.
+"""
+
+from minivirt.public.driver import DRIVER_METHODS, EventCallback, HypervisorDriver
+from minivirt.public.enums import (
+    ConnectListAllDomainsFlags,
+    DomainBlockCommitFlags,
+    DomainBlockCopyFlags,
+    DomainBlockJobAbortFlags,
+    DomainBlockJobInfoFlags,
+    DomainBlockJobSetSpeedFlags,
+    DomainBlockJobStatus,
+    DomainBlockJobType,
+    DomainBlockPullFlags,
+    DomainBlockRebaseFlags,
+    DomainEventDefinedDetailType,
+    DomainEventID,
+    DomainEventStartedDetailType,
+    DomainEventStoppedDetailType,
+    DomainEventType,
+    DomainEventUndefinedDetailType,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    DomainXMLFlags,
+)
+from minivirt.public.errors import (
+    ERROR_TEMPLATES,
+    ErrorDomain,
+    ErrorLevel,
+    ErrorNumber,
+    VirError,
+    error_message,
+)
+from minivirt.public.types import (
+    BlockJobEvent,
+    BlockJobInfo,
+    DomainEvent,
+    DomainInfo,
+    DomainRef,
+    LifecycleEvent,
+)
+
+__all__ = [
+    "DRIVER_METHODS",
+    "ERROR_TEMPLATES",
+    "BlockJobEvent",
+    "BlockJobInfo",
+    "ConnectListAllDomainsFlags",
+    "DomainBlockCommitFlags",
+    "DomainBlockCopyFlags",
+    "DomainBlockJobAbortFlags",
+    "DomainBlockJobInfoFlags",
+    "DomainBlockJobSetSpeedFlags",
+    "DomainBlockJobStatus",
+    "DomainBlockJobType",
+    "DomainBlockPullFlags",
+    "DomainBlockRebaseFlags",
+    "DomainEvent",
+    "DomainEventDefinedDetailType",
+    "DomainEventID",
+    "DomainEventStartedDetailType",
+    "DomainEventStoppedDetailType",
+    "DomainEventType",
+    "DomainEventUndefinedDetailType",
+    "DomainInfo",
+    "DomainRef",
+    "DomainRunningReason",
+    "DomainShutoffReason",
+    "DomainState",
+    "DomainXMLFlags",
+    "ErrorDomain",
+    "ErrorLevel",
+    "ErrorNumber",
+    "EventCallback",
+    "HypervisorDriver",
+    "LifecycleEvent",
+    "VirError",
+    "error_message",
+]
