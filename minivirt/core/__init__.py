@@ -1,5 +1,8 @@
 """The public entry points (patch 2): open(), connections, domains, block jobs, events.
 
+The event loop calls of ``minivirt.events`` are re-exported here, as libvirt.h
+exports virEventRegisterDefaultImpl beside the domain API.
+
 Core checks arguments in libvirt's order and dispatches to drivers through
 the registry; it never imports a driver (``minivirt.wiring`` registers them).
 """
@@ -29,8 +32,28 @@ from minivirt.core.registry import (
     set_server_mode,
 )
 from minivirt.core.uri import URI
+from minivirt.events import (
+    EVENT_HANDLE_ERROR,
+    EVENT_HANDLE_HANGUP,
+    EVENT_HANDLE_READABLE,
+    EVENT_HANDLE_WRITABLE,
+    EventLoopThread,
+    event_add_handle,
+    event_add_timeout,
+    event_register_default_impl,
+    event_register_impl,
+    event_remove_handle,
+    event_remove_timeout,
+    event_run_default_impl,
+    event_update_handle,
+    event_update_timeout,
+)
 
 __all__ = [
+    "EVENT_HANDLE_ERROR",
+    "EVENT_HANDLE_HANGUP",
+    "EVENT_HANDLE_READABLE",
+    "EVENT_HANDLE_WRITABLE",
     "LIB_VERSION",
     "UINT_MASK",
     "ULONG_MASK",
@@ -38,6 +61,7 @@ __all__ = [
     "Connection",
     "Domain",
     "DriverFactory",
+    "EventLoopThread",
     "default_uri",
     "domain_block_job_abort",
     "domain_block_job_set_speed",
@@ -50,6 +74,15 @@ __all__ = [
     "domain_get_state",
     "domain_get_xml_desc",
     "domain_undefine",
+    "event_add_handle",
+    "event_add_timeout",
+    "event_register_default_impl",
+    "event_register_impl",
+    "event_remove_handle",
+    "event_remove_timeout",
+    "event_run_default_impl",
+    "event_update_handle",
+    "event_update_timeout",
     "is_server_mode",
     "open",
     "open_read_only",
