@@ -8,6 +8,7 @@ opened, as libvirt's virInitialize registers its drivers.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -68,11 +69,27 @@ def default_uri() -> str:
     return "qemu:///system" if os.geteuid() == 0 else "qemu:///session"
 
 
+def _setup_debug_logging() -> None:
+    """``MINIVIRT_DEBUG=1`` sends minivirt's debug log to stderr, as ``LIBVIRT_DEBUG=1`` does."""
+    if os.environ.get("MINIVIRT_DEBUG", "") in ("", "0"):
+        return
+    logger = logging.getLogger("minivirt")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s: %(process)d: %(levelname)s : %(name)s : %(message)s")
+    )
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 def _initialize() -> None:
     global _initialized
     if _initialized:
         return
     _initialized = True
+    _setup_debug_logging()
     try:
         importlib.import_module("minivirt.wiring")
     except ModuleNotFoundError as exc:

@@ -1,0 +1,179 @@
+"""`make demo`: minivirt's main job, end to end, on a real QEMU, over TCP.
+
+Creates a template image with known data and an overlay on it, starts
+minivirtd on loopback, defines and starts a domain over qemu+tcp://, pulls
+the overlay's backing data in with `minivirsh blockpull --wait --verbose`
+while `minivirsh event --loop` listens, then shows that the overlay stands
+alone and holds exactly the data of the original chain.  Everything it
+starts is stopped at the end, also on Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+PY = sys.executable
+BANDWIDTH_MIB = 48
+DATA_MIB = 160
+
+
+def say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def run(argv: Sequence[str], *, check: bool = True, quiet: bool = False) -> str:
+    if not quiet:
+        print("$ " + " ".join(_short(a) for a in argv), flush=True)
+    proc = subprocess.run(argv, text=True, capture_output=True, check=False)
+    if not quiet:
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        sys.stdout.flush()
+    if check and proc.returncode != 0:
+        raise SystemExit(f"demo: command failed ({proc.returncode}): {' '.join(argv)}")
+    return proc.stdout
+
+
+def _short(arg: str) -> str:
+    if arg == PY:
+        return "python"
+    return arg.replace(str(Path.cwd()) + "/", "")
+
+
+def free_port(preferred: int = 16509) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise SystemExit("demo: no free port")
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("demo: minivirtd exited early; see its log")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit("demo: minivirtd did not start listening")
+
+
+@contextlib.contextmanager
+def started(argv: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def main() -> int:
+    for tool in ("qemu-img", "qemu-io", "qemu-system-x86_64"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"demo: {tool} is missing (make deps installs QEMU)")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    scratch = Path(tempfile.mkdtemp(prefix="minivirt-demo-"))
+    print(f"minivirt demo: working in {scratch}")
+    try:
+        return _demo(scratch)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        print(f"\n(scratch directory kept for inspection: {scratch})")
+
+
+def _demo(scratch: Path) -> int:
+    base = scratch / "template.qcow2"
+    top = scratch / "overlay.qcow2"
+    original = scratch / "original-overlay.qcow2"
+    say(f"template image with {DATA_MIB} MiB of known data, and an overlay backed by it")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "256M"])
+    run(["qemu-io", "-f", "qcow2", "-c", f"write -q -P 0x5a 0 {DATA_MIB}M", str(base)])
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(top)])
+    run(["qemu-io", "-f", "qcow2", "-c", "write -q -P 0xa5 1M 1M", str(top)])
+    shutil.copy(top, original)  # the original chain, to compare with at the end
+
+    port = free_port()
+    uri = f"qemu+tcp://127.0.0.1:{port}/system"
+    state = scratch / "state"
+    say(f"starting minivirtd on 127.0.0.1:{port} (state in {state})")
+    daemon_argv = [
+        PY, "-m", "minivirt.remote.daemon",
+        "--listen", f"127.0.0.1:{port}",
+        "--uri", f"qemu:///embed?root={state}",
+    ]  # fmt: skip
+    print("$ " + " ".join(_short(a) for a in daemon_argv))
+    with started(daemon_argv, scratch / "minivirtd.log") as daemon:
+        wait_port(port, daemon)
+        virsh = [PY, "-m", "minivirt.shell", "-c", uri]
+        definition = scratch / "demo.yaml"
+        definition.write_text(
+            "name: demo\nmemory: 64\nvcpus: 1\n"
+            f"disks:\n  - target: vda\n    source: {top}\n    format: qcow2\n"
+        )
+        say("define and start the domain over qemu+tcp://")
+        run([*virsh, "define", str(definition)])
+        run([*virsh, "start", "demo"])
+        say("its disk is an overlay on the template")
+        run([*virsh, "domblklist", "demo", "--details"])
+        run(["qemu-img", "info", "-U", "--backing-chain", str(top)])
+
+        say(f"block pull at {BANDWIDTH_MIB} MiB/s, with `minivirsh event --loop` listening")
+        events_argv = [*virsh, "event", "--domain", "demo", "--event", "block-job", "--loop"]
+        with started(events_argv, scratch / "events.log") as listener:
+            time.sleep(1.0)
+            pull = subprocess.Popen(
+                [*virsh, "blockpull", "demo", "vda", "--bandwidth", str(BANDWIDTH_MIB),
+                 "--wait", "--verbose"],
+            )  # fmt: skip
+            time.sleep(1.5)
+            print("\n(while it runs, from another client:)")
+            run([*virsh, "blockjob", "demo", "vda", "--info"])
+            if pull.wait(timeout=120) != 0:
+                raise SystemExit("demo: blockpull failed")
+            time.sleep(0.5)
+            listener.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                listener.wait(timeout=5)
+        print("event listener printed:")
+        sys.stdout.write((scratch / "events.log").read_text())
+
+        say("the overlay now stands alone")
+        run([*virsh, "domblklist", "demo", "--details"])
+        run([*virsh, "destroy", "demo"])
+        run(["qemu-img", "info", "--backing-chain", str(top)])
+        say("and holds exactly the data of the original chain")
+        run(["qemu-img", "compare", str(original), str(top)])
+        run([*virsh, "undefine", "demo"])
+    say("done: minivirtd stopped, QEMU stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
