@@ -36,7 +36,7 @@ def _test(uri: core.URI, read_only: bool) -> HypervisorDriver | None:
         return None
     from minivirt import testdrv
 
-    return testdrv.open_driver(uri, read_only)
+    return testdrv.open_test_driver(uri, read_only)
 
 
 def _qemu(uri: core.URI, read_only: bool) -> HypervisorDriver | None:

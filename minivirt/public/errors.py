@@ -195,6 +195,15 @@ ERROR_TEMPLATES: Final[dict[ErrorNumber, tuple[str, str]]] = {
     ErrorNumber.INVALID_DOMAIN: ("invalid domain pointer in", "invalid domain pointer in {}"),
     ErrorNumber.INVALID_ARG: ("invalid argument", "invalid argument: {}"),
     ErrorNumber.OPERATION_FAILED: ("operation failed", "operation failed: {}"),
+    ErrorNumber.NO_SOURCE: (
+        "missing source information for device",
+        "missing source information for device {}",
+    ),
+    ErrorNumber.NO_TARGET: (
+        "missing target information for device",
+        "missing target information for device {}",
+    ),
+    ErrorNumber.NO_NAME: ("missing name information", "missing name information in {}"),
     ErrorNumber.XML_ERROR: ("XML description is invalid or not well formed", "XML error: {}"),
     ErrorNumber.DOM_EXIST: ("this domain exists already", "domain {} exists already"),
     ErrorNumber.OPERATION_DENIED: (
