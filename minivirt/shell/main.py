@@ -1,0 +1,253 @@
+"""``minivirsh``: virsh's invocation, one-shot commands and the command runner.
+
+This module owns the command line of the program (``-c URI``, ``-r``,
+``-q``, ``-h``, ``-v``, as virsh's getopt), the eager connection when a URI
+is given (virsh connects at start-up then; otherwise lazily, on the first
+command that needs it), running parsed commands with virsh's reporting
+(errors on stderr as ``error: <message>``, one newline on stdout after each
+command unless quiet) and the exit status.  The interactive loop lives in
+``minivirt.shell.interactive``.  Nothing heavy is imported here: core is
+imported when the first connection is opened.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from minivirt.shell.control import CommandFailed, Control
+from minivirt.shell.options import ParsedCommand, ParseError, parse_tokens, split_commands
+
+__all__ = ["PROGRAM", "main", "parse_line", "run_command"]
+
+PROGRAM = "minivirsh"
+
+
+def run_command(ctl: Control, parsed: ParsedCommand) -> bool:
+    """vshCommandRun for one command: connect if needed, run, report, print the newline."""
+    cmd = parsed.cmd
+    ok = False
+    if not cmd.needs_connection or ctl.connection() is not None:
+        try:
+            ok = cmd.handler(ctl, parsed)
+        except CommandFailed:
+            ok = False
+        except Exception as exc:
+            from minivirt.public import VirError  # imported only when something failed
+
+            if not isinstance(exc, VirError):
+                raise
+            ctl.last_error = exc
+            ok = False
+    if not ok:
+        ctl.report_error()
+    ctl.last_error = None
+    if cmd.name in ("quit", "exit"):
+        return ok
+    ctl.print_extra("\n")
+    return ok
+
+
+def parse_line(ctl: Control, commands: Sequence[Sequence[str]]) -> list[ParsedCommand] | None:
+    """Parse every command of a line first (as vshCommandParse); None after printing errors."""
+    from minivirt.shell.commands import REGISTRY
+
+    parsed = []
+    try:
+        for tokens in commands:
+            parsed.append(parse_tokens(REGISTRY, tokens))
+    except ParseError as exc:
+        for message in exc.messages:
+            ctl.error(message)
+        return None
+    return parsed
+
+
+_USAGE = """
+{p} [options]... [<command_string>]
+{p} [options]... <command> [args...]
+
+  options:
+    -c | --connect=URI      hypervisor connection URI
+    -h | --help             this help
+    -q | --quiet            quiet mode
+    -r | --readonly         connect readonly
+    -v                      short version
+    -V                      long version
+         --version[=TYPE]   version, TYPE is short or long (default short)
+  commands (non interactive mode):
+
+"""
+
+_LONG = {"connect": "c", "help": "h", "quiet": "q", "readonly": "r", "version": "v"}
+
+
+class _Options:
+    def __init__(self) -> None:
+        self.uri: str | None = None
+        self.readonly = False
+        self.quiet = False
+        self.action: str | None = None  # "help", "version", "long-version"
+        self.rest: list[str] = []
+
+
+def _usage_error(err: TextIO, getopt_msg: str, option: str) -> int:
+    err.write(f"{PROGRAM}: {getopt_msg}\n")
+    err.write(f"error: unsupported option '{option}'. See --help.\n")
+    return 1
+
+
+def _parse_argv(argv: Sequence[str], err: TextIO) -> _Options | int:
+    """virsh's getopt_long("+c:hqrvV"): options stop at the first command word."""
+    opts = _Options()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            matches = [k for k in _LONG if k.startswith(name)] if name else []
+            if name in _LONG:
+                matches = [name]
+            if len(matches) != 1:
+                return _usage_error(err, f"unrecognized option '{arg}'", arg)
+            short = _LONG[matches[0]]
+            if short == "c":
+                if not eq:
+                    i += 1
+                    if i >= len(argv):
+                        msg = f"option '--{matches[0]}' requires an argument"
+                        return _usage_error(err, msg, "-c")
+                    value = argv[i]
+                opts.uri = value
+            elif short == "v":
+                if eq and value not in ("short", "long"):
+                    err.write(f"error: unknown option --version={value}\n")
+                    return 1
+                opts.action = "long-version" if value == "long" else "version"
+            elif eq:
+                msg = f"option '--{matches[0]}' doesn't allow an argument"
+                return _usage_error(err, msg, f"-{short}")
+            else:
+                _apply_flag(opts, short)
+            i += 1
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                ch = arg[j]
+                if ch == "c":
+                    value = arg[j + 1 :]
+                    if not value:
+                        i += 1
+                        if i >= len(argv):
+                            return _usage_error(err, "option requires an argument -- 'c'", "-c")
+                        value = argv[i]
+                    opts.uri = value
+                    break
+                if ch not in "hqrvV":
+                    return _usage_error(err, f"invalid option -- '{ch}'", f"-{ch}")
+                _apply_flag(opts, ch)
+                j += 1
+            i += 1
+            continue
+        break
+    opts.rest = list(argv[i:])
+    return opts
+
+
+def _apply_flag(opts: _Options, short: str) -> None:
+    if short == "h":
+        opts.action = opts.action or "help"
+    elif short == "q":
+        opts.quiet = True
+    elif short == "r":
+        opts.readonly = True
+    elif short == "v":
+        opts.action = opts.action or "version"
+    elif short == "V":
+        opts.action = opts.action or "long-version"
+
+
+def _lib_version() -> str:
+    from minivirt import core
+    from minivirt.shell.cmd_host import version_text
+
+    return version_text(core.LIB_VERSION)
+
+
+def _print_usage(out: TextIO) -> None:
+    from minivirt.shell.commands import REGISTRY
+    from minivirt.shell.options import group_help
+
+    text = _USAGE.format(p=PROGRAM)
+    text += "".join(group_help(g) + "\n" for g in REGISTRY.groups)
+    text += "\n  (specify help <group> for details about the commands in the group)\n"
+    text += "\n  (specify help <command> for details about the command)\n\n"
+    out.write(text)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run minivirsh with ``argv`` (without the program name); returns the exit status.
+
+    The streams default to the process's; tests pass their own to run in-process.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    out = sys.stdout if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
+    parsed_argv = _parse_argv(args, err)
+    if isinstance(parsed_argv, int):
+        return parsed_argv
+    if parsed_argv.action == "help":
+        _print_usage(out)
+        return 0
+    if parsed_argv.action == "version":
+        out.write(_lib_version() + "\n")
+        return 0
+    if parsed_argv.action == "long-version":
+        out.write(f"{PROGRAM} command line tool of minivirt, following libvirt {_lib_version()}\n")
+        return 0
+    ctl = Control(
+        out, err, uri=parsed_argv.uri, readonly=parsed_argv.readonly, quiet=parsed_argv.quiet
+    )
+    try:
+        if parsed_argv.uri is not None and not ctl.connect(parsed_argv.uri, ctl.readonly):
+            ctl.report_error()
+            return 1
+        if parsed_argv.rest:
+            return _one_shot(ctl, parsed_argv.rest)
+        from minivirt.shell.interactive import run_interactive
+
+        return run_interactive(ctl, sys.stdin if stdin is None else stdin)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        ctl.disconnect()
+
+
+def _one_shot(ctl: Control, rest: Sequence[str]) -> int:
+    try:
+        commands = split_commands(rest[0]) if len(rest) == 1 else [list(rest)]
+    except ParseError as exc:
+        for message in exc.messages:
+            ctl.error(message)
+        return 1
+    parsed = parse_line(ctl, commands)
+    if parsed is None:
+        return 1
+    ok = True
+    for command in parsed:
+        ok = run_command(ctl, command)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
