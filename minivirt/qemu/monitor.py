@@ -1,0 +1,409 @@
+"""The QMP monitor: the one module of minivirt that imports ``qemu.qmp``.
+
+It owns the event-loop thread on which every QMP client of a driver runs
+(:class:`MonitorLoop`) and one connection per QEMU process (:class:`Monitor`)
+with a synchronous, typed surface for the driver: each command has a timeout,
+every ``qemu.qmp`` exception is translated here, once, into a
+:class:`VirError` (error domain QEMU), and block-job events plus the end of
+the connection are handed to driver callbacks on the loop thread in the order
+QEMU sent them.  At connect time the block-job command generation is probed
+(``query-commands``).  It must not hold domain state, emit libvirt events or
+call back into the driver other than through the two callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import socket
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Final, TypeVar
+
+from qemu.qmp import ExecInterruptedError, ExecuteError, QMPClient, QMPError
+from qemu.qmp.message import Message
+from qemu.qmp.protocol import Runstate
+
+from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.qemu.qmpreply import (
+    BlockChainEntry,
+    CommandSet,
+    QemuBlockJob,
+    QmpEvent,
+    command_error,
+    internal_error,
+    parse_block_chain,
+    parse_block_jobs,
+    parse_command_set,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor", "MonitorLoop"]
+
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
+# qemu.qmp logs a disconnect at ERROR level; without this, Python's last-resort
+# handler would print it on a shell user's terminal.  Applications that
+# configure logging still receive every record.
+logging.getLogger("qemu.qmp").addHandler(logging.NullHandler())
+logging.getLogger("minivirt.qemu").addHandler(logging.NullHandler())
+
+#: Seconds a QMP command may take before the call fails with OPERATION_TIMEOUT.
+DEFAULT_TIMEOUT: Final[float] = 30.0
+#: Detail of the OPERATION_FAILED error when QEMU went away.
+EOF_MESSAGE: Final[str] = "End of file from qemu monitor"
+
+
+def _eof_error() -> VirError:
+    return VirError.report(ErrorNumber.OPERATION_FAILED, ErrorDomain.QEMU, EOF_MESSAGE)
+
+
+class MonitorLoop:
+    """One asyncio event loop in a daemon thread, hosting every QMP client of a driver."""
+
+    def __init__(self, name: str = "minivirt-qmp") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The asyncio loop (for code running on the loop thread)."""
+        return self._loop
+
+    def in_loop_thread(self) -> bool:
+        """True when called from the loop thread itself (where blocking calls would deadlock)."""
+        return threading.current_thread() is self._thread
+
+    def run(self, coro: Coroutine[object, object, _T], timeout: float, what: str) -> _T:
+        """Run ``coro`` on the loop and wait for it, at most ``timeout`` seconds.
+
+        Raises VirError OPERATION_TIMEOUT (QEMU) when the time runs out and
+        INTERNAL_ERROR when called from the loop thread or after close().
+        """
+        if self._closed or self.in_loop_thread():
+            coro.close()
+            raise internal_error(f"cannot run '{what}' on the monitor thread now")
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), self._loop)
+        try:
+            return future.result(timeout + 5.0)
+        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
+            future.cancel()
+            raise VirError.report(
+                ErrorNumber.OPERATION_TIMEOUT,
+                ErrorDomain.QEMU,
+                f"QEMU monitor did not answer '{what}' within {timeout:g} s",
+            ) from exc
+
+    def close(self) -> None:
+        """Stop the loop and join its thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.in_loop_thread():
+            self._loop.stop()
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10.0)
+
+
+class _Client(QMPClient):
+    """QMPClient handing every event straight to a callback, in arrival order."""
+
+    def __init__(self, name: str, on_event: Callable[[QmpEvent], None]) -> None:
+        super().__init__(name)
+        self._on_event = on_event
+
+    async def _event_dispatch(self, msg: Message) -> None:
+        data = msg.get("data")
+        stamp = msg.get("timestamp")
+        seconds = micro = 0
+        if isinstance(stamp, dict):
+            s, us = stamp.get("seconds"), stamp.get("microseconds")
+            seconds = s if isinstance(s, int) else 0
+            micro = us if isinstance(us, int) else 0
+        event = QmpEvent(
+            name=str(msg.get("event")),
+            data=data if isinstance(data, dict) else {},
+            seconds=seconds,
+            microseconds=micro,
+        )
+        try:
+            self._on_event(event)
+        except Exception:  # a driver bug must not kill the reader
+            _log.exception("monitor event callback failed for %s", event.name)
+
+
+class Monitor:
+    """One QMP connection to one QEMU process, with a synchronous typed surface.
+
+    Mirrors libvirt's qemuMonitor / qemu_monitor_json.c: each method issues
+    one QMP command and raises VirError (domain QEMU) on failure.
+    """
+
+    def __init__(
+        self,
+        loop: MonitorLoop,
+        name: str,
+        on_event: Callable[[QmpEvent], None],
+        on_eof: Callable[[], None],
+        timeout: float,
+    ) -> None:
+        self._mloop = loop
+        self._client = _Client(name, on_event)
+        self._on_eof = on_eof
+        self.timeout = timeout
+        self._closing = False
+        self._gone = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._jobs_inflight: asyncio.Future[tuple[QemuBlockJob, ...]] | None = None
+        self.command_set = CommandSet.NONE
+        self.qemu_version = 0
+        #: How many query_block_jobs() calls were answered by a query already in flight.
+        self.shared_queries = 0
+
+    @classmethod
+    def open(
+        cls,
+        loop: MonitorLoop,
+        address: socket.socket | str,
+        *,
+        on_event: Callable[[QmpEvent], None],
+        on_eof: Callable[[], None],
+        timeout: float = DEFAULT_TIMEOUT,
+        name: str = "qemu",
+    ) -> Monitor:
+        """Connect, negotiate capabilities and probe the block-job command set.
+
+        Raises VirError OPERATION_FAILED "End of file from qemu monitor" when
+        the peer goes away, OPERATION_TIMEOUT when it does not answer, and
+        INTERNAL_ERROR for a malformed greeting or probe reply.
+        """
+        mon = cls(loop, name, on_event, on_eof, timeout)
+        try:
+            loop.run(mon._connect(address), timeout, "qmp_capabilities")
+        except VirError:
+            loop.run(mon._shutdown(), timeout, "disconnect")
+            raise
+        return mon
+
+    async def _connect(self, address: socket.socket | str) -> None:
+        try:
+            await self._client.connect(address)
+        except QMPError as exc:
+            cause = exc.exc if hasattr(exc, "exc") else exc
+            if isinstance(cause, EOFError | ConnectionResetError | BrokenPipeError):
+                raise _eof_error() from exc
+            if isinstance(cause, OSError):
+                raise VirError.report(
+                    ErrorNumber.SYSTEM_ERROR,
+                    ErrorDomain.QEMU,
+                    f"failed to connect to monitor socket: {cause.strerror}",
+                ) from exc
+            raise internal_error(f"unable to connect to QEMU monitor: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            raise _eof_error() from exc
+        greeting = self._client.greeting
+        self.qemu_version = _greeting_version(greeting.QMP.version if greeting else None)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        self.command_set = parse_command_set(await self._execute("query-commands", None, None))
+
+    async def _watch(self) -> None:
+        client = self._client
+        while client.runstate == Runstate.RUNNING:
+            await client.runstate_changed()
+        try:
+            await client.disconnect()
+        except (QMPError, OSError, EOFError) as exc:
+            _log.debug("monitor %s ended: %s", client.name, exc)
+        self._gone = True
+        if not self._closing:
+            try:
+                self._on_eof()
+            except Exception:
+                _log.exception("monitor EOF callback failed")
+
+    async def _execute(
+        self, command: str, args: Mapping[str, object] | None, job: str | None
+    ) -> object:
+        if self._gone or self._client.runstate != Runstate.RUNNING:
+            raise _eof_error()
+        try:
+            return await self._client.execute(command, args)
+        except ExecuteError as exc:
+            raise command_error(command, exc.error_class, str(exc), job) from exc
+        except ExecInterruptedError as exc:
+            raise _eof_error() from exc
+        except QMPError as exc:
+            if self._client.runstate != Runstate.RUNNING:
+                raise _eof_error() from exc
+            raise internal_error(f"unable to execute QEMU command '{command}': {exc}") from exc
+        except (OSError, EOFError) as exc:
+            raise _eof_error() from exc
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        try:
+            await self._client.disconnect()
+        except (QMPError, OSError, EOFError) as exc:
+            _log.debug("monitor disconnect: %s", exc)
+        if self._watcher is not None:
+            self._watcher.cancel()
+        self._gone = True
+
+    def _run(self, command: str, args: Mapping[str, object] | None, job: str | None) -> object:
+        return self._mloop.run(self._execute(command, args, job), self.timeout, command)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is gone (EOF or close())."""
+        return self._gone
+
+    def close(self) -> None:
+        """Disconnect without reporting EOF to the driver (idempotent)."""
+        if self._gone and self._closing:
+            return
+        self._closing = True
+        if self._mloop.in_loop_thread():
+            self._mloop.loop.create_task(self._shutdown())
+            return
+        try:
+            self._mloop.run(self._shutdown(), self.timeout, "disconnect")
+        except VirError as exc:
+            _log.debug("monitor close: %s", exc)
+
+    # -- commands -----------------------------------------------------------
+
+    def execute(self, command: str, args: Mapping[str, object] | None = None) -> object:
+        """Any QMP command; its ``return`` value (errors mapped as facts §4.3)."""
+        return self._run(command, args, None)
+
+    def cont(self) -> None:
+        """``cont``: let a domain started with -S run."""
+        self._run("cont", None, None)
+
+    def query_block_chain(self, device: str) -> tuple[BlockChainEntry, ...]:
+        """The backing chain QEMU opened for ``device`` (``query-block``), top first."""
+        return parse_block_chain(self._run("query-block", None, None), device)
+
+    def query_block_jobs(self) -> tuple[QemuBlockJob, ...]:
+        """``query-block-jobs``, validated (facts §4.4).
+
+        Calls arriving while a query is in flight share its answer instead of
+        queueing behind it (single flight).
+        """
+        return self._mloop.run(self._query_jobs_shared(), self.timeout, "query-block-jobs")
+
+    async def _query_jobs_raw(self) -> tuple[QemuBlockJob, ...]:
+        return parse_block_jobs(await self._execute("query-block-jobs", None, None))
+
+    async def _query_jobs_shared(self) -> tuple[QemuBlockJob, ...]:
+        shared = self._jobs_inflight
+        if shared is None or shared.done():
+            shared = asyncio.get_running_loop().create_task(self._query_jobs_raw())
+            shared.add_done_callback(_consume_exception)
+            self._jobs_inflight = shared
+        else:
+            self.shared_queries += 1
+        return await asyncio.shield(shared)
+
+    def _require_jobs(self) -> None:
+        if self.command_set is CommandSet.NONE:
+            raise VirError.report(
+                ErrorNumber.CONFIG_UNSUPPORTED,
+                ErrorDomain.QEMU,
+                "block jobs not supported with this QEMU binary",
+            )
+
+    def block_stream(
+        self,
+        device: str,
+        *,
+        base: str | None = None,
+        backing_file: str | None = None,
+        speed: int = 0,
+    ) -> None:
+        """Start a pull: ``block-stream`` (modern) or ``block_stream`` (2011).
+
+        Raises VirError CONFIG_UNSUPPORTED for a base or a start bandwidth
+        with the 2011 commands, or when the binary has no block jobs.
+        """
+        self._require_jobs()
+        if self.command_set is CommandSet.LEGACY:
+            if base is not None:
+                raise VirError.report(
+                    ErrorNumber.CONFIG_UNSUPPORTED,
+                    ErrorDomain.QEMU,
+                    "partial block pull not supported with this QEMU binary",
+                )
+            if speed:
+                raise VirError.report(
+                    ErrorNumber.CONFIG_UNSUPPORTED,
+                    ErrorDomain.QEMU,
+                    "setting bandwidth at start of block pull not supported with this QEMU binary",
+                )
+            self._run("block_stream", {"device": device}, device)
+            return
+        args: dict[str, object] = {"device": device}
+        if base is not None:
+            args["base"] = base
+        if backing_file is not None:
+            args["backing-file"] = backing_file
+        if speed:
+            args["speed"] = speed
+        self._run("block-stream", args, device)
+
+    def block_job_cancel(self, device: str) -> bool:
+        """Cancel the job on ``device``; True if QEMU will announce it with an event.
+
+        The 2011 ``block_job_cancel`` is synchronous and emits nothing: the
+        caller synthesises CANCELED itself.
+        """
+        self._require_jobs()
+        if self.command_set is CommandSet.LEGACY:
+            self._run("block_job_cancel", {"device": device}, device)
+            return False
+        self._run("block-job-cancel", {"device": device}, device)
+        return True
+
+    def block_job_set_speed(self, device: str, speed: int) -> None:
+        """``block-job-set-speed`` {speed} or the 2011 ``block_job_set_speed`` {value}, bytes/s."""
+        self._require_jobs()
+        if self.command_set is CommandSet.LEGACY:
+            self._run("block_job_set_speed", {"device": device, "value": speed}, device)
+            return
+        self._run("block-job-set-speed", {"device": device, "speed": speed}, device)
+
+    def quit(self) -> None:
+        """``quit``: ask QEMU to exit (the EOF that follows is not reported)."""
+        self._closing = True
+        try:
+            self._run("quit", None, None)
+        except VirError as exc:
+            _log.debug("quit: %s", exc)
+
+
+def _consume_exception(task: asyncio.Future[tuple[QemuBlockJob, ...]]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _greeting_version(version: object) -> int:
+    """major*1000000 + minor*1000 + micro from the greeting's ``version`` member (0 if absent)."""
+    qemu = version.get("qemu") if isinstance(version, Mapping) else None
+    if not isinstance(qemu, Mapping):
+        return 0
+    parts = [qemu.get(key) for key in ("major", "minor", "micro")]
+    if not all(isinstance(part, int) for part in parts):
+        return 0
+    major, minor, micro = (int(str(part)) for part in parts)
+    return major * 1_000_000 + minor * 1000 + micro

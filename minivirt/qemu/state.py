@@ -1,0 +1,481 @@
+"""The qemu driver's shared state: domain table, persistence, QEMU lifecycle, QEMU events.
+
+One :class:`QemuDriverState` exists per state root in a process (libvirt's
+``virQEMUDriver``); every connection opened on that root shares it: one
+monitor thread, one domain table, one :class:`EventState`.  This module owns
+define/undefine (definitions persisted as libvirt XML under the config dir),
+start (QEMU paused, monitor connected and probed, chains read, then ``cont``),
+destroy, the reaction to QEMU going away (monitor EOF → shut off, STOPPED,
+jobs dropped) and the translation of QEMU block-job events into BLOCK_JOB /
+BLOCK_JOB_2 domain events queued in arrival order.  It never calls user
+callbacks (the event loop does) and never holds a domain's ``cond`` while
+talking to QEMU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+
+from minivirt.conf import DomainDef, format_xml, parse_domain
+from minivirt.events import EventState
+from minivirt.public import (
+    BlockJobEvent,
+    DomainEvent,
+    DomainEventDefinedDetailType,
+    DomainEventID,
+    DomainEventStartedDetailType,
+    DomainEventStoppedDetailType,
+    DomainEventType,
+    DomainEventUndefinedDetailType,
+    DomainRef,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    ErrorDomain,
+    ErrorNumber,
+    LifecycleEvent,
+    VirError,
+)
+from minivirt.qemu import process
+from minivirt.qemu.blockjob import event_status, job_type
+from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
+from minivirt.qemu.monitor import Monitor, MonitorLoop
+from minivirt.qemu.paths import StateRoots
+from minivirt.qemu.qmpreply import QmpEvent, parse_block_job_event
+from minivirt.qemu.reconnect import reconnect
+
+__all__ = ["QemuDriverState"]
+
+_log = logging.getLogger(__name__)
+
+
+def _no_domain(detail: str) -> VirError:
+    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.QEMU, detail)
+
+
+class QemuDriverState:
+    """Domains, monitor thread and event state of one qemu driver root."""
+
+    def __init__(self, roots: StateRoots) -> None:
+        self.roots = roots
+        for path in (roots.config_dir, roots.run_dir, roots.log_dir):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        self.events = EventState()
+        self.mloop = MonitorLoop(f"minivirt-qmp-{roots.kind}")
+        self._lock = threading.RLock()
+        self._domains: dict[str, DomainObj] = {}
+        self._next_id = 1
+        self.connections = 0
+        self._load_configs()
+
+    # -- table -----------------------------------------------------------------
+
+    def _load_configs(self) -> None:
+        for name in sorted(os.listdir(self.roots.config_dir)):
+            if not name.endswith(".xml"):
+                continue
+            path = os.path.join(self.roots.config_dir, name)
+            try:
+                with open(path, encoding="utf-8") as src:
+                    defn = parse_domain(src.read())
+            except (OSError, VirError) as exc:
+                _log.warning("ignoring domain config %s: %s", path, exc)
+                continue
+            dom = DomainObj(defn, persistent=True)
+            self._domains[defn.uuid] = dom
+            reconnect(self, dom)
+
+    def reserve_id(self, dom_id: int) -> None:
+        """Never hand out ``dom_id`` again (a reconnected domain keeps its id)."""
+        with self._lock:
+            self._next_id = max(self._next_id, dom_id + 1)
+
+    def all_domains(self) -> list[DomainObj]:
+        """Every domain, in definition order."""
+        with self._lock:
+            return list(self._domains.values())
+
+    def any_active(self) -> bool:
+        """True while some domain runs."""
+        return any(dom.active for dom in self.all_domains())
+
+    def get(self, ref: DomainRef) -> DomainObj:
+        """The domain of ``ref``; NO_DOMAIN "no domain with matching uuid '%s' (%s)"."""
+        with self._lock:
+            dom = self._domains.get(ref.uuid)
+        if dom is None:
+            raise _no_domain(f"no domain with matching uuid '{ref.uuid}' ({ref.name})")
+        return dom
+
+    def by_name(self, name: str) -> DomainObj:
+        """NO_DOMAIN "no domain with matching name '%s'" when absent."""
+        for dom in self.all_domains():
+            if dom.defn.name == name:
+                return dom
+        raise _no_domain(f"no domain with matching name '{name}'")
+
+    def by_id(self, id: int) -> DomainObj:
+        """NO_DOMAIN "no domain with matching id %d" when no running domain has it."""
+        for dom in self.all_domains():
+            if dom.active and dom.id == id:
+                return dom
+        raise _no_domain(f"no domain with matching id {id}")
+
+    def by_uuid(self, uuid: str) -> DomainObj:
+        """NO_DOMAIN "no domain with matching uuid '%s'" when absent."""
+        with self._lock:
+            dom = self._domains.get(uuid.lower())
+        if dom is None:
+            raise _no_domain(f"no domain with matching uuid '{uuid}'")
+        return dom
+
+    def queue(self, event: DomainEvent) -> None:
+        """Hand an event to the event state (callbacks run later in the app's loop)."""
+        self.events.queue(event)
+
+    def _lifecycle(self, dom: DomainObj, event: int, detail: int) -> None:
+        self.queue(LifecycleEvent(dom.ref(), int(event), int(detail)))
+
+    def _config_path(self, name: str) -> str:
+        return os.path.join(self.roots.config_dir, f"{name}.xml")
+
+    def status_path(self, name: str) -> str:
+        """The status file of a running domain."""
+        return os.path.join(self.roots.run_dir, f"{name}.json")
+
+    # -- define / undefine -------------------------------------------------------
+
+    def define(self, document: str) -> DomainRef:
+        """Mirrors qemuDomainDefineXMLFlags: store a definition, persist it as XML.
+
+        Raises conf's XML errors; OPERATION_FAILED "domain '%s' is already
+        defined with uuid %s" / "domain '%s' already exists with uuid %s" for
+        name/uuid clashes.
+        """
+        defn = parse_domain(document)
+        with self._lock:
+            dom = self._domains.get(defn.uuid)
+            if dom is not None and dom.defn.name != defn.name:
+                raise VirError.report(
+                    ErrorNumber.OPERATION_FAILED,
+                    ErrorDomain.QEMU,
+                    f"domain '{dom.defn.name}' is already defined with uuid {defn.uuid}",
+                )
+            if dom is None:
+                for other in self._domains.values():
+                    if other.defn.name == defn.name:
+                        raise VirError.report(
+                            ErrorNumber.OPERATION_FAILED,
+                            ErrorDomain.QEMU,
+                            f"domain '{defn.name}' already exists with uuid {other.defn.uuid}",
+                        )
+            self._write_config(defn)
+            detail = DomainEventDefinedDetailType.ADDED
+            if dom is None:
+                dom = DomainObj(defn, persistent=True)
+                self._domains[defn.uuid] = dom
+            else:
+                with dom.cond:
+                    if dom.persistent:
+                        detail = DomainEventDefinedDetailType.UPDATED
+                    dom.persistent = True
+                    if dom.active:
+                        dom.new_defn = defn
+                    else:
+                        dom.defn = defn
+        self._lifecycle(dom, DomainEventType.DEFINED, detail)
+        return dom.ref()
+
+    def _write_config(self, defn: DomainDef) -> None:
+        path = self._config_path(defn.name)
+        try:
+            with open(f"{path}.new", "w", encoding="utf-8") as out:
+                out.write(format_xml(defn))
+            os.replace(f"{path}.new", path)
+        except OSError as exc:
+            raise VirError.report(
+                ErrorNumber.WRITE_FAILED, ErrorDomain.QEMU, f"{path}: {exc.strerror}"
+            ) from exc
+
+    def undefine(self, ref: DomainRef) -> None:
+        """Mirrors qemuDomainUndefineFlags: forget the definition (a running domain goes transient).
+
+        Raises NO_DOMAIN; OPERATION_INVALID "cannot undefine transient domain".
+        """
+        dom = self.get(ref)
+        with self._lock, dom.cond:
+            if not dom.persistent:
+                raise VirError.report(
+                    ErrorNumber.OPERATION_INVALID,
+                    ErrorDomain.QEMU,
+                    "cannot undefine transient domain",
+                )
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._config_path(dom.defn.name))
+            dom.persistent = False
+            dom.new_defn = None
+            if not dom.active:
+                del self._domains[dom.defn.uuid]
+        self._lifecycle(dom, DomainEventType.UNDEFINED, DomainEventUndefinedDetailType.REMOVED)
+
+    # -- start -----------------------------------------------------------------------
+
+    def start(self, ref: DomainRef) -> DomainRef:
+        """Mirrors qemuDomainCreateWithFlags: run QEMU paused, connect QMP, read chains, cont.
+
+        Raises NO_DOMAIN; OPERATION_INVALID "domain is already running";
+        OPERATION_FAILED when the binary is missing; INTERNAL_ERROR "process
+        exited while connecting to monitor: <QEMU's message>" when QEMU dies.
+        """
+        dom = self.get(ref)
+        with dom.modify_job():
+            if dom.active:
+                raise VirError.report(
+                    ErrorNumber.OPERATION_INVALID, ErrorDomain.QEMU, "domain is already running"
+                )
+            self._launch(dom)
+        self._lifecycle(dom, DomainEventType.STARTED, DomainEventStartedDetailType.BOOTED)
+        return dom.ref()
+
+    def _launch(self, dom: DomainObj) -> None:
+        defn = dom.defn
+        binary = process.emulator_path(defn)
+        dom.monitor_path = os.path.join(self.roots.run_dir, f"{defn.name}.monitor")
+        dom.log_path = os.path.join(self.roots.log_dir, f"{defn.name}.log")
+        try:
+            listener = process.listen_unix(dom.monitor_path)
+        except OSError as exc:
+            raise VirError.report(
+                ErrorNumber.SYSTEM_ERROR,
+                ErrorDomain.QEMU,
+                f"Failed to bind socket to '{dom.monitor_path}': {exc.strerror}",
+            ) from exc
+        try:
+            cmd = process.build_command(defn, binary, listener.fileno(), process.kvm_usable())
+            proc, dom.log_offset = process.spawn(cmd, dom.log_path, listener.fileno())
+        except VirError:
+            with contextlib.suppress(OSError):  # nobody will listen on this socket file
+                os.unlink(dom.monitor_path)
+            raise
+        finally:
+            listener.close()
+        with dom.cond:
+            dom.run_gen += 1
+            gen = dom.run_gen
+            dom.proc, dom.pid = proc, proc.pid
+            dom.got_shutdown = dom.stopping = False
+            dom.jobs.clear()
+        try:
+            monitor = self.attach_monitor(dom, gen)
+            chains = {
+                disk.target: monitor.query_block_chain(process.drive_id(disk))
+                for disk in defn.disks
+            }
+            monitor.cont()
+        except VirError as exc:
+            with dom.cond:
+                dom.stopping = True
+                mon, dom.monitor = dom.monitor, None
+            if mon is not None:
+                mon.close()
+            process.kill_process(proc, proc.pid)
+            dom.proc, dom.pid = None, 0
+            dom.reason = int(DomainShutoffReason.FAILED)
+            tail = process.log_tail(dom.log_path, dom.log_offset)
+            if proc.returncode is not None and proc.returncode != -15 and tail:
+                raise VirError.report(
+                    ErrorNumber.INTERNAL_ERROR,
+                    ErrorDomain.QEMU,
+                    f"process exited while connecting to monitor: {tail}",
+                ) from exc
+            raise
+        with self._lock:
+            new_id = self._next_id
+            self._next_id += 1
+        with dom.cond:
+            dom.chains = chains
+            dom.id = new_id
+            dom.state = DomainState.RUNNING
+            dom.reason = int(DomainRunningReason.BOOTED)
+        self.write_status(dom)
+
+    def attach_monitor(self, dom: DomainObj, gen: int) -> Monitor:
+        """Connect ``dom``'s monitor; its events and EOF count for run ``gen`` only.
+
+        Raises VirError SYSTEM_ERROR when the socket refuses, and the monitor's errors.
+        """
+        try:
+            sock = process.connect_unix(dom.monitor_path)
+        except OSError as exc:
+            raise VirError.report(
+                ErrorNumber.SYSTEM_ERROR,
+                ErrorDomain.QEMU,
+                f"failed to connect to monitor socket: {exc.strerror}",
+            ) from exc
+        try:
+            monitor = Monitor.open(
+                self.mloop,
+                sock,
+                on_event=lambda ev: self._on_qmp_event(dom, gen, ev),
+                on_eof=lambda: self._on_eof(dom, gen),
+                name=dom.defn.name,
+            )
+        except VirError:
+            sock.close()
+            raise
+        with dom.cond:
+            dom.monitor = monitor
+        return monitor
+
+    def write_status(self, dom: DomainObj) -> None:
+        """Write the status file of a running domain (pid, monitor path, active jobs)."""
+        with dom.cond:
+            if not dom.active:
+                return
+            status = {
+                "name": dom.defn.name,
+                "uuid": dom.defn.uuid,
+                "id": dom.id,
+                "pid": dom.pid,
+                "monitor": dom.monitor_path,
+                "log": dom.log_path,
+                "jobs": {
+                    t: {"device": j.device, "type": j.type, "base_index": j.base_index}
+                    for t, j in dom.jobs.items()
+                },
+            }
+        try:
+            process.write_status(self.status_path(dom.defn.name), status)
+        except OSError as exc:
+            _log.warning("cannot write status of %s: %s", dom.defn.name, exc)
+
+    # -- stop --------------------------------------------------------------------
+
+    def destroy(self, ref: DomainRef, graceful: bool) -> None:
+        """Mirrors qemuDomainDestroyFlags: kill QEMU (SIGTERM, then SIGKILL) and reap it.
+
+        Raises NO_DOMAIN; OPERATION_INVALID "domain is not running";
+        OPERATION_FAILED "failed to terminate process %d with SIGTERM" when
+        ``graceful`` and QEMU ignores SIGTERM.
+        """
+        dom = self.get(ref)
+        with dom.cond:
+            if not dom.active or dom.stopping:
+                raise not_running()
+            dom.stopping = True
+            monitor, proc, pid = dom.monitor, dom.proc, dom.pid
+        if monitor is not None:
+            monitor.close()
+        if not process.kill_process(proc, pid, graceful):
+            with dom.cond:
+                dom.stopping = False
+            raise VirError.report(
+                ErrorNumber.OPERATION_FAILED,
+                ErrorDomain.QEMU,
+                f"failed to terminate process {pid} with SIGTERM",
+            )
+        self._stopped(dom, DomainShutoffReason.DESTROYED, DomainEventStoppedDetailType.DESTROYED)
+
+    def _stopped(
+        self, dom: DomainObj, reason: DomainShutoffReason, detail: DomainEventStoppedDetailType
+    ) -> None:
+        """Mark a domain shut off after its QEMU is gone (libvirt's qemuProcessStop)."""
+        with dom.cond:
+            ref = dom.ref()
+            dom.id = -1
+            dom.state = DomainState.SHUTOFF
+            dom.reason = int(reason)
+            dom.monitor = None
+            dom.proc, dom.pid = None, 0
+            dom.jobs.clear()
+            dom.chains = {}
+            dom.stopping = False
+            if dom.new_defn is not None:
+                dom.defn, dom.new_defn = dom.new_defn, None
+            dom.cond.notify_all()
+        process.remove_status(self.status_path(ref.name))
+        self.queue(LifecycleEvent(ref, int(DomainEventType.STOPPED), int(detail)))
+        if not dom.persistent:
+            with self._lock:
+                self._domains.pop(ref.uuid, None)
+
+    def _on_eof(self, dom: DomainObj, gen: int) -> None:
+        """Monitor thread: QEMU closed its monitor; the domain is shut off (no blocking here)."""
+        with dom.cond:
+            if dom.run_gen != gen or not dom.active or dom.stopping:
+                return
+            dom.stopping = True
+            proc = dom.proc
+            graceful = dom.got_shutdown
+        if graceful:
+            reason, detail = DomainShutoffReason.SHUTDOWN, DomainEventStoppedDetailType.SHUTDOWN
+        else:
+            reason, detail = DomainShutoffReason.CRASHED, DomainEventStoppedDetailType.FAILED
+        self._stopped(dom, reason, detail)
+        if proc is not None:
+            threading.Thread(
+                target=process.kill_process, args=(proc, proc.pid), daemon=True
+            ).start()
+
+    # -- QEMU events ---------------------------------------------------------------
+
+    def _on_qmp_event(self, dom: DomainObj, gen: int, event: QmpEvent) -> None:
+        """Monitor thread: turn QEMU block-job events into domain events, in arrival order."""
+        if event.name == "SHUTDOWN":
+            with dom.cond:
+                dom.got_shutdown = True
+            return
+        parsed = parse_block_job_event(event)
+        if parsed is None:
+            return
+        status = event_status(parsed)
+        if status is None:
+            return
+        with dom.cond:
+            if dom.run_gen != gen or not dom.active:
+                return
+            disk = next((d for d in dom.defn.disks if process.drive_id(d) == parsed.device), None)
+            if disk is None:
+                _log.warning("no disk found with alias %s", parsed.device)
+                return
+            job = dom.jobs.get(disk.target)
+            jtype = job.type if job is not None else int(job_type(parsed.type))
+            if event.name != "BLOCK_JOB_READY":
+                dom.jobs.pop(disk.target, None)
+                if parsed.name == "BLOCK_JOB_COMPLETED" and parsed.error is None:
+                    self._pulled(dom, disk.target, job)
+            ref = dom.ref()
+            dom.cond.notify_all()
+        self.write_status(dom)
+        self.emit_block_job(ref, disk.source, disk.target, jtype, int(status))
+
+    @staticmethod
+    def _pulled(dom: DomainObj, target: str, job: ActiveJob | None) -> None:
+        """After a pull completed, the top image no longer has the pulled layers as backing."""
+        chain = dom.chains.get(target)
+        if not chain:
+            return
+        base = job.base_index if job is not None else None
+        if base:
+            top = dataclasses.replace(chain[0], backing_name=chain[base].path)
+            dom.chains[target] = (top, *chain[base:])
+        else:
+            dom.chains[target] = (dataclasses.replace(chain[0], backing_name=None),)
+
+    def emit_block_job(
+        self, ref: DomainRef, source: str, target: str, jtype: int, status: int
+    ) -> None:
+        """Queue BLOCK_JOB (source path) then BLOCK_JOB_2 (target) for one job transition."""
+        self.queue(BlockJobEvent(ref, source, jtype, status, int(DomainEventID.BLOCK_JOB)))
+        self.queue(BlockJobEvent(ref, target, jtype, status, int(DomainEventID.BLOCK_JOB_2)))
+
+    # -- teardown -------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop the monitor thread and drop events (only when no domain runs)."""
+        self.events.close()
+        self.mloop.close()
