@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import socket
 import threading
@@ -52,6 +53,11 @@ logging.getLogger("minivirt.qemu").addHandler(logging.NullHandler())
 DEFAULT_TIMEOUT: Final[float] = 30.0
 #: Detail of the OPERATION_FAILED error when QEMU went away.
 EOF_MESSAGE: Final[str] = "End of file from qemu monitor"
+
+
+def _dump(obj: object) -> str:
+    """One QMP message as JSON, for the debug log (MINIVIRT_DEBUG=1)."""
+    return json.dumps(obj, separators=(",", ":"), default=str)
 
 
 def _eof_error() -> VirError:
@@ -137,6 +143,8 @@ class _Client(QMPClient):
             seconds=seconds,
             microseconds=micro,
         )
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("QEMU_MONITOR_RECV_EVENT: mon=%s event=%s", self.name, _dump(dict(msg)))
         try:
             self._on_event(event)
         except Exception:  # a driver bug must not kill the reader
@@ -237,9 +245,21 @@ class Monitor:
     ) -> object:
         if self._gone or self._client.runstate != Runstate.RUNNING:
             raise _eof_error()
+        debug = _log.isEnabledFor(logging.DEBUG)
+        if debug:
+            msg: dict[str, object] = {"execute": command}
+            if args:
+                msg["arguments"] = dict(args)
+            _log.debug("QEMU_MONITOR_SEND_MSG: mon=%s msg=%s", self._client.name, _dump(msg))
         try:
-            return await self._client.execute(command, args)
+            reply = await self._client.execute(command, args)
         except ExecuteError as exc:
+            if debug:
+                _log.debug(
+                    "QEMU_MONITOR_RECV_REPLY: mon=%s reply=%s",
+                    self._client.name,
+                    _dump({"error": {"class": exc.error_class, "desc": str(exc)}}),
+                )
             raise command_error(command, exc.error_class, str(exc), job) from exc
         except ExecInterruptedError as exc:
             raise _eof_error() from exc
@@ -249,6 +269,13 @@ class Monitor:
             raise internal_error(f"unable to execute QEMU command '{command}': {exc}") from exc
         except (OSError, EOFError) as exc:
             raise _eof_error() from exc
+        if debug:
+            _log.debug(
+                "QEMU_MONITOR_RECV_REPLY: mon=%s reply=%s",
+                self._client.name,
+                _dump({"return": reply}),
+            )
+        return reply
 
     async def _shutdown(self) -> None:
         self._closing = True
