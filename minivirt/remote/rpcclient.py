@@ -1,0 +1,265 @@
+"""The client end of one RPC connection (libvirt's ``virnetclient.c``).
+
+Owns the blocking socket, serial numbers, and who reads the socket.  As in
+libvirt, a calling thread reads the socket itself while it waits (it holds
+"the buck"), delivering other threads' replies on the way, and hands the buck
+to another waiting caller when its own reply is in; so a lone caller never
+pays a thread switch.  A background thread reads only while nobody calls and
+events are wanted.  A dropped connection completes every pending call with
+libvirt's SYSTEM_ERROR / RPC error; nothing waits forever.  Socket errors are
+translated here, once.  Must not: know procedures beyond the codec's table,
+import asyncio.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Final, Protocol
+
+from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.remote.codec import Codec, Message, MessageStatus, MessageType, Role
+from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
+
+__all__ = ["RPCClient", "StreamSocket", "os_text", "system_error"]
+
+log = logging.getLogger(__name__)
+
+_RECV_SIZE: Final = 256 * 1024
+
+
+def system_error(text: str) -> VirError:
+    """VIR_ERR_SYSTEM_ERROR in VIR_FROM_RPC, as virnetsocket reports I/O failures."""
+    return VirError.report(ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC, text)
+
+
+def os_text(exc: OSError) -> str:
+    """strerror of an OSError (what libvirt's virReportSystemError appends)."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+class StreamSocket(Protocol):
+    """What the client needs of a connection: a socket, or a TLS session over one."""
+
+    def recv(self, size: int, /) -> bytes: ...
+    def sendall(self, data: bytes, /) -> None: ...
+    def shutdown(self, how: int, /) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Slot:
+    """One outstanding call.  ``lock`` is held until somebody wakes the caller."""
+
+    __slots__ = ("done", "error", "lock", "message", "proc", "waiting")
+
+    def __init__(self, proc: int) -> None:
+        self.proc = proc
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.message: Message | None = None
+        self.error: VirError | None = None
+        self.done = False
+        self.waiting = False
+
+
+class RPCClient:
+    """Calls over one connection from any number of threads; events to ``on_event``."""
+
+    def __init__(self, sock: StreamSocket, on_event: Callable[[Message], None]) -> None:
+        self._sock = sock
+        self._on_event = on_event
+        self._codec = Codec(Role.CLIENT)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, _Slot] = {}
+        self._serial = 0
+        self._reading = False
+        self._want_events = False
+        self._closing = False
+        self.dead: VirError | None = None
+        self._background = threading.Thread(
+            target=self._background_loop, name="minivirt-remote-events", daemon=True
+        )
+        self._background.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.dead is None and not self._closing
+
+    def want_events(self, wanted: bool) -> None:
+        """Let the background thread read while nobody calls (event registrations exist)."""
+        with self._lock:
+            self._want_events = wanted
+            self._idle.notify_all()
+
+    def call(self, proc: int, args: WireStruct | None) -> WireStruct | None:
+        """One round trip; the reply's body, or the server's error raised as VirError."""
+        slot = _Slot(int(proc))
+        with self._lock:
+            if self.dead is not None or self._closing:
+                raise VirError.report(
+                    ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, "client socket is closed"
+                )
+            self._serial += 1
+            serial = self._serial
+            self._pending[serial] = slot
+        try:
+            data = self._codec.call(proc, serial, args)
+        except VirError:
+            with self._lock:
+                self._pending.pop(serial, None)
+            raise
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+        except OSError as exc:
+            self._fail(system_error(f"Cannot write data: {os_text(exc)}"))
+        self._wait(slot)
+        if slot.error is not None:
+            raise slot.error
+        msg = slot.message
+        assert msg is not None
+        if msg.status == MessageStatus.ERROR:
+            assert isinstance(msg.body, VirError)
+            raise msg.body
+        assert not isinstance(msg.body, VirError)
+        return msg.body
+
+    def close(self) -> None:
+        """Shut the socket; pending calls fail; the background thread ends."""
+        with self._lock:
+            self._closing = True
+            self._idle.notify_all()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if threading.current_thread() is not self._background:
+            self._background.join()
+        self._sock.close()
+
+    # -- who reads ------------------------------------------------------------
+
+    def _wait(self, slot: _Slot) -> None:
+        while True:
+            with self._lock:
+                if slot.done:
+                    return
+                lead = not self._reading
+                if lead:
+                    self._reading = True
+                else:
+                    slot.waiting = True
+            if lead:
+                try:
+                    while not slot.done and self._read_once():
+                        pass
+                finally:
+                    self._pass_buck()
+                return
+            slot.lock.acquire()  # woken with the reply, or to take over reading
+
+    def _pass_buck(self) -> None:
+        with self._lock:
+            self._reading = False
+            for other in self._pending.values():
+                if other.waiting:
+                    other.waiting = False
+                    other.lock.release()
+                    return
+            if self._want_events:  # wake the background reader only when it has work
+                self._idle.notify_all()
+
+    def _background_loop(self) -> None:
+        while True:
+            with self._lock:
+                while (
+                    not self._closing
+                    and self.dead is None
+                    and (self._reading or self._pending or not self._want_events)
+                ):
+                    self._idle.wait()
+                if self._closing or self.dead is not None:
+                    return
+                self._reading = True
+            try:
+                self._read_once()
+            finally:
+                self._pass_buck()
+
+    def _read_once(self) -> bool:
+        """Read what the socket has and dispatch it (buck holder only); False once dead."""
+        try:
+            data = self._sock.recv(_RECV_SIZE)
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                return True
+            self._fail(system_error(f"Cannot recv data: {os_text(exc)}"))
+            return False
+        if not data:
+            self._fail(system_error("End of file while reading data: Input/output error"))
+            return False
+        codec = self._codec
+        codec.receive_data(data)
+        while True:
+            try:
+                msg = codec.next_message()
+            except RemoteProtocolError as exc:
+                if self._bad_message(exc):
+                    continue
+                self._fail(exc)
+                return False
+            if msg is None:
+                return True
+            if msg.type == MessageType.REPLY:
+                self._complete(msg.serial, msg, None)
+            else:
+                try:
+                    self._on_event(msg)
+                except Exception:  # an event must never kill the reader
+                    log.exception("event handling failed")
+
+    def _complete(self, serial: int, msg: Message | None, err: VirError | None) -> None:
+        with self._lock:
+            slot = self._pending.pop(serial, None)
+            if slot is None:
+                log.warning("reply for unknown serial %d dropped", serial)
+                return
+            if msg is not None and msg.procedure != slot.proc:
+                text = f"reply to procedure {slot.proc} carries procedure {msg.procedure}"
+                msg, err = None, RemoteProtocolError(text)
+            slot.message, slot.error, slot.done = msg, err, True
+            if slot.waiting:
+                slot.waiting = False
+                slot.lock.release()
+            if not self._pending and self._want_events:
+                self._idle.notify_all()
+
+    def _bad_message(self, exc: RemoteProtocolError) -> bool:
+        """A well-framed but bad message: fail its call if it is a reply, and go on."""
+        header = getattr(exc, "header", None)
+        if header is None or self._codec.broken:
+            return False
+        if header.type == MessageType.REPLY:
+            self._complete(header.serial, None, exc)
+        else:
+            log.warning("bad message from server dropped: %s", exc)
+        return True
+
+    def _fail(self, err: VirError) -> None:
+        """The connection is gone: every pending caller gets ``err``."""
+        with self._lock:
+            if self.dead is None:
+                self.dead = err
+            pending, self._pending = self._pending, {}
+            for slot in pending.values():
+                slot.error, slot.done = err, True
+                if slot.waiting:
+                    slot.waiting = False
+                    slot.lock.release()
+            self._idle.notify_all()

@@ -1,0 +1,104 @@
+"""minivirtd's limits: a client that breaks one is told why and dropped; the daemon goes on."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import struct
+
+import msgpack
+import pytest
+
+import minivirt.wiring  # noqa: F401
+from minivirt import core
+from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from tests.remote.daemon_process import DaemonProcess
+
+
+def _frame(proc, serial, body, length=None):
+    payload = msgpack.packb(body)
+    size = 28 + len(payload) if length is None else length
+    return struct.pack(">IIIiIII", size, 0x20008086, 1, proc, 0, serial, 0) + payload
+
+
+def _frames(sock):
+    """Every frame until EOF: (header, body) pairs."""
+    data = b""
+    sock.settimeout(10)
+    while chunk := sock.recv(65536):
+        data += chunk
+    out = []
+    while data:
+        (n,) = struct.unpack(">I", data[:4])
+        out.append((struct.unpack(">IIiIII", data[4:28]), msgpack.unpackb(data[28:n])))
+        data = data[n:]
+    return out
+
+
+def _serving(d):
+    conn = core.open(d.url())
+    assert conn.lookup_by_name("test").name == "test"
+    conn.close()
+
+
+@pytest.fixture
+def make_daemon(tmp_path):
+    started = []
+
+    def make(*args, env=None):
+        d = DaemonProcess(tmp_path, *args, env=env)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.stop()
+
+
+def test_too_many_clients(make_daemon):
+    d = make_daemon("--max-clients", "1")
+    first = core.open(d.url())
+    with pytest.raises(VirError) as info:
+        core.open(d.url())
+    assert (info.value.code, info.value.domain) == (ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC)
+    assert first.get_type() == "Test"
+    first.close()
+    _serving(d)
+
+
+def test_too_many_outstanding_calls(make_daemon):
+    d = make_daemon("--max-outstanding", "1")
+    with socket.create_connection(("127.0.0.1", d.port)) as sock:
+        sock.sendall(_frame(1, 1, [None, 0]))
+        head = sock.recv(28)  # the open's reply (no body but nil) before the burst
+        assert struct.unpack(">IIIiIII", head)[5:] == (1, 0)
+        assert sock.recv(1) == b"\xc0"
+        sock.sendall(b"".join(_frame(3, n, None) for n in range(2, 60)))
+        frames = _frames(sock)  # replies, then the error, then EOF
+    errors = [body for head, body in frames if head[5] == 1]
+    assert errors and errors[-1][0] == ErrorNumber.RPC
+    assert errors[-1][2] == "too many outstanding calls (1)"
+    _serving(d)
+
+
+def test_oversized_frame(make_daemon):
+    d = make_daemon("--max-message", "4096")
+    with socket.create_connection(("127.0.0.1", d.port)) as sock:
+        sock.sendall(_frame(23, 9, ["x" * 10], length=5000))
+        frames = _frames(sock)
+    assert [(h[4], h[5], b[0]) for h, b in frames] == [(9, 1, ErrorNumber.RPC)]
+    assert frames[0][1][2] == "packet 5000 bytes received from server too large, want 4096"
+    _serving(d)
+
+
+@pytest.mark.parametrize("loop", ["default", "asyncio"])
+def test_clean_shutdown_with_clients_connected(make_daemon, loop):
+    d = make_daemon(env={"MINIVIRTD_NO_UVLOOP": "1"} if loop == "asyncio" else None)
+    conn = core.open(d.url())
+    assert conn.get_type() == "Test"
+    d.proc.send_signal(signal.SIGINT)
+    assert d.proc.wait(timeout=10) == 0
+    with pytest.raises(VirError) as info:
+        conn.get_type()
+    assert info.value.code in (ErrorNumber.SYSTEM_ERROR, ErrorNumber.INTERNAL_ERROR)
+    conn.close()

@@ -1,0 +1,142 @@
+"""The daemon's per-client dispatch, in process: URI mapping, refusals, registrations."""
+
+from __future__ import annotations
+
+import pytest
+
+import minivirt.wiring  # noqa: F401
+from minivirt import core
+from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.remote.dispatch import Handler, map_uri
+from minivirt.remote.protocol import messages as m
+from minivirt.remote.protocol.procedures import PROCEDURES
+from minivirt.remote.protocol.server_stubs import SERVER_DISPATCH, ServerStubs
+
+
+@pytest.mark.parametrize(
+    ("asked", "local", "opened"),
+    [
+        (None, "qemu:///system", "qemu:///system"),
+        ("", "test:///default", "test:///default"),
+        ("qemu:///system", "qemu:///embed?root=/x", "qemu:///embed?root=/x"),
+        ("test:///default", "qemu:///system", "test:///default"),
+        ("qemu:///embed?root=/x", "qemu:///embed?root=/x", "qemu:///embed?root=/x"),
+    ],
+)
+def test_map_uri(asked, local, opened):
+    assert map_uri(asked, local) == opened
+
+
+def test_map_uri_refuses_other_local_paths():
+    with pytest.raises(VirError) as info:
+        map_uri("qemu:///embed?root=/etc", "qemu:///system")
+    assert (info.value.code, info.value.message) == (
+        ErrorNumber.NO_CONNECT,
+        "no connection driver available for qemu:///embed?root=/etc",
+    )
+
+
+class RecordingConn:
+    """Wraps a core connection and records event (de)registrations and close."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.log = []
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def domain_event_register_any(self, dom, event_id, cb):
+        cid = self.conn.domain_event_register_any(dom, event_id, cb)
+        self.log.append(("register", event_id))
+        return cid
+
+    def domain_event_deregister_any(self, cid):
+        self.log.append(("deregister", cid))
+        self.conn.domain_event_deregister_any(cid)
+
+    def close(self):
+        self.log.append(("close",))
+        return self.conn.close()
+
+
+@pytest.fixture
+def handler(event_loop_thread):
+    opened = []
+
+    def open_conn(uri, read_only):
+        conn = RecordingConn(core.open_read_only(uri) if read_only else core.open(uri))
+        opened.append(conn)
+        return conn
+
+    h = Handler(open_conn, core.Domain, "test:///default", lambda proc, msg: None)
+    h.opened = opened
+    yield h
+    h.cleanup()  # no test:///default connection may outlive the test
+
+
+def test_calls_before_open_are_refused(handler):
+    err = handler.check(PROCEDURES[238])
+    assert (err.code, err.domain, err.message) == (
+        ErrorNumber.INTERNAL_ERROR,
+        ErrorDomain.RPC,
+        "internal error: connection not open",
+    )
+    assert handler.check(PROCEDURES[1]) is None
+
+
+def test_read_only_annotations(handler):
+    handler.dispatch(1, m.RemoteConnectOpenArgs("test:///default", 1))
+    assert handler.read_only
+    assert handler.check(PROCEDURES[238]) is None
+    err = handler.check(PROCEDURES[240])
+    assert (err.code, err.domain, err.message) == (
+        ErrorNumber.OPERATION_DENIED,
+        ErrorDomain.DOMAIN,
+        "operation forbidden: read only access prevents virDomainBlockPull",
+    )
+    denied = {p.api for p in PROCEDURES.values() if handler.check(p) is not None}
+    assert "virDomainGetBlockJobInfo" not in denied
+    assert {"virDomainBlockJobAbort", "virDomainBlockRebase", "virDomainDefineXML"} <= denied
+
+
+def test_open_twice(handler):
+    handler.dispatch(1, m.RemoteConnectOpenArgs(None, 0))
+    with pytest.raises(VirError) as info:
+        handler.dispatch(1, m.RemoteConnectOpenArgs(None, 0))
+    assert info.value.message == "internal error: connection already open"
+
+
+def test_event_registration_errors_and_cleanup(handler):
+    handler.dispatch(1, m.RemoteConnectOpenArgs(None, 0))
+    handler.dispatch(167, m.RemoteDomainEventsRegisterAnyArgs(8))
+    handler.dispatch(167, m.RemoteDomainEventsRegisterAnyArgs(0))
+    cases = [
+        (167, 8, "internal error: domain event 8 already registered"),
+        (167, 99, "internal error: unsupported event ID 99"),
+        (167, -1, "internal error: unsupported event ID -1"),
+        (168, 16, "internal error: domain event 16 not registered"),
+    ]
+    for proc, event_id, text in cases:
+        cls = (
+            m.RemoteDomainEventsRegisterAnyArgs
+            if proc == 167
+            else m.RemoteDomainEventsDeregisterAnyArgs
+        )
+        with pytest.raises(VirError) as info:
+            handler.dispatch(proc, cls(event_id))
+        assert (info.value.code, info.value.message) == (ErrorNumber.INTERNAL_ERROR, text)
+    handler.dispatch(168, m.RemoteDomainEventsDeregisterAnyArgs(0))
+    conn = handler.opened[0]
+    handler.cleanup()  # the client went away
+    assert [e[0] for e in conn.log] == ["register", "register", "deregister", "deregister", "close"]
+    assert conn.conn.closed
+
+
+def test_every_callable_procedure_has_a_dispatcher():
+    for number, name in SERVER_DISPATCH.items():
+        assert getattr(Handler, name) is not getattr(ServerStubs, name) or (
+            PROCEDURES[number].generate in ("both", "server")
+        ), name
+    events = {n for n, p in PROCEDURES.items() if p.msg is not None}
+    assert set(SERVER_DISPATCH) == set(PROCEDURES) - events

@@ -1,0 +1,131 @@
+"""qemu+tls: x509 certificates made with openssl; calls and events over TLS."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+
+import pytest
+
+import minivirt.wiring  # noqa: F401
+from minivirt import core
+from minivirt.public import DomainEventID, ErrorDomain, ErrorNumber, VirError
+from tests.remote.daemon_process import DaemonProcess
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+
+def make_pki(directory, cn="minivirt test CA"):
+    """A CA, and server and client certificates for 127.0.0.1 signed by it."""
+    directory.mkdir()
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "cakey.pem",
+        "-out",
+        "cacert.pem",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={cn}",
+    )
+    for role in ("server", "client"):
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{role}key.pem",
+            "-out",
+            f"{role}.csr",
+            "-subj",
+            f"/CN={role}",
+        )
+        (directory / f"{role}.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{role}.csr",
+            "-CA",
+            "cacert.pem",
+            "-CAkey",
+            "cakey.pem",
+            "-CAcreateserial",
+            "-out",
+            f"{role}cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            f"{role}.ext",
+        )
+    return directory
+
+
+@pytest.fixture
+def tls_daemon(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    d = DaemonProcess(tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki))
+    d.pki = pki
+    yield d
+    d.stop()
+
+
+def test_calls_and_events_over_tls(tls_daemon, event_loop_thread):
+    uri = f"qemu+tls://127.0.0.1:{tls_daemon.tls_port}/system?pkipath={tls_daemon.pki}"
+    conn = core.open(uri)
+    got: queue.Queue = queue.Queue()
+    try:
+        assert conn.get_type() == "Test"
+        dom = conn.lookup_by_name("test")
+        conn.domain_event_register_any(None, DomainEventID.BLOCK_JOB, lambda *a: got.put(a[2:5]))
+        dom.block_pull("vda", 1)
+        assert dom.get_block_job_info("vda").bandwidth == 1
+        dom.block_job_abort("vda")
+        assert got.get(timeout=10)[1:] == (1, 2)  # PULL, CANCELED
+        with pytest.raises(VirError) as info:
+            conn.lookup_by_name("nosuch")
+        assert info.value.code == ErrorNumber.NO_DOMAIN
+    finally:
+        conn.close()
+
+
+def test_foreign_client_certificate_is_refused(tls_daemon, tmp_path):
+    other = make_pki(tmp_path / "other", cn="another CA")
+    uri = f"qemu+tls://127.0.0.1:{tls_daemon.tls_port}/system?pkipath={other}&no_verify=1"
+    with pytest.raises(VirError) as info:
+        conn = core.open(uri)
+        conn.get_type()  # TLS 1.3 may report the refusal on the first read
+    assert info.value.domain == ErrorDomain.RPC
+    assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
+    conn = core.open(tls_daemon.url())  # the daemon goes on
+    assert conn.get_type() == "Test"
+    conn.close()
+
+
+def test_untrusted_server_is_refused(tls_daemon, tmp_path):
+    other = make_pki(tmp_path / "other", cn="another CA")
+    uri = f"qemu+tls://127.0.0.1:{tls_daemon.tls_port}/system?pkipath={other}"
+    with pytest.raises(VirError) as info:
+        core.open(uri)
+    assert (info.value.code, info.value.domain) == (ErrorNumber.AUTH_FAILED, ErrorDomain.RPC)
+    assert info.value.message.startswith("authentication failed: TLS handshake failed: ")
+
+
+def test_missing_certificates(tmp_path):
+    with pytest.raises(VirError) as info:
+        core.open(f"qemu+tls://127.0.0.1:1/system?pkipath={tmp_path}")
+    assert (info.value.code, info.value.domain) == (ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC)
+    assert info.value.message == (
+        f"Cannot read CA certificate '{tmp_path}/cacert.pem': No such file or directory"
+    )
