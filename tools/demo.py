@@ -11,6 +11,7 @@ starts is stopped at the end, also on Ctrl-C or failure.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -39,8 +40,10 @@ def run(argv: Sequence[str], *, check: bool = True, quiet: bool = False) -> str:
     proc = subprocess.run(argv, text=True, capture_output=True, check=False)
     if not quiet:
         sys.stdout.write(proc.stdout)
-        sys.stderr.write(proc.stderr)
         sys.stdout.flush()
+        err = proc.stderr.replace("\r", "")
+        sys.stderr.write(err if not err or err.endswith("\n") else err + "\n")
+        sys.stderr.flush()
     if check and proc.returncode != 0:
         raise SystemExit(f"demo: command failed ({proc.returncode}): {' '.join(argv)}")
     return proc.stdout
@@ -92,6 +95,16 @@ def started(argv: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]
                 proc.wait()
 
 
+def kill_leftover_qemus(state: Path) -> None:
+    """Kill any QEMU still running under the demo's state dir (QEMU outlives its daemon)."""
+    for status in state.glob("run/qemu/*.json"):
+        with contextlib.suppress(OSError, ValueError, ProcessLookupError):
+            pid = int(json.loads(status.read_text()).get("pid", 0))
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+                print(f"demo: stopped a QEMU left running (pid {pid})", file=sys.stderr)
+
+
 def main() -> int:
     for tool in ("qemu-img", "qemu-io", "qemu-system-x86_64"):
         if shutil.which(tool) is None:
@@ -105,6 +118,7 @@ def main() -> int:
         print("\ndemo: interrupted; stopping everything", file=sys.stderr)
         return 130
     finally:
+        kill_leftover_qemus(scratch / "state")
         print(f"\n(scratch directory kept for inspection: {scratch})")
 
 
@@ -148,15 +162,21 @@ def _demo(scratch: Path) -> int:
         events_argv = [*virsh, "event", "--domain", "demo", "--event", "block-job", "--loop"]
         with started(events_argv, scratch / "events.log") as listener:
             time.sleep(1.0)
-            pull = subprocess.Popen(
-                [*virsh, "blockpull", "demo", "vda", "--bandwidth", str(BANDWIDTH_MIB),
-                 "--wait", "--verbose"],
-            )  # fmt: skip
-            time.sleep(1.5)
-            print("\n(while it runs, from another client:)")
-            run([*virsh, "blockjob", "demo", "vda", "--info"])
-            if pull.wait(timeout=120) != 0:
-                raise SystemExit("demo: blockpull failed")
+            pull_argv = [*virsh, "blockpull", "demo", "vda", "--bandwidth", str(BANDWIDTH_MIB),
+                         "--wait", "--verbose"]  # fmt: skip
+            print("$ " + " ".join(_short(a) for a in pull_argv), flush=True)
+            pull = subprocess.Popen(pull_argv)
+            try:
+                time.sleep(1.5)
+                print("\n(while it runs, from another client:)")
+                run([*virsh, "blockjob", "demo", "vda", "--info"])
+                if pull.wait(timeout=120) != 0:
+                    raise SystemExit("demo: blockpull failed")
+            finally:
+                if pull.poll() is None:
+                    pull.send_signal(signal.SIGINT)  # virsh aborts the job on Ctrl-C
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        pull.wait(timeout=10)
             time.sleep(0.5)
             listener.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
