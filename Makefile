@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: check deps venv lint typecheck imports protocol-check test bench demo clean
+.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo clean
 
 check: deps venv lint typecheck imports protocol-check test
 
@@ -16,8 +16,14 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $(STAMP)
+	@$(MAKE) --no-print-directory bytecode
+
+# Byte-compile once, so that start-up does not pay for compiling (some environments
+# set PYTHONDONTWRITEBYTECODE, and then nothing would ever be cached).
+bytecode:
+	@$(BIN)/python -m compileall -q minivirt tools >/dev/null
 
 # QEMU from Debian: installed through apt-get when missing and we are root.
 deps:
@@ -39,10 +45,10 @@ protocol-check: venv
 test: venv
 	$(BIN)/pytest -q
 
-bench: deps venv
+bench: deps venv bytecode
 	$(BIN)/python -m tools.bench
 
-demo: deps venv
+demo: deps venv bytecode
 	$(BIN)/python -m tools.demo
 
 clean:
