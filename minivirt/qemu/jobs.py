@@ -218,7 +218,8 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
 
     Raises INVALID_ARG (flags, unknown disk, no job), NO_DOMAIN,
     OPERATION_INVALID (not running; "block job on disk '%s' is still being
-    ended"; "job type 'pull' does not support pivot"), OPERATION_FAILED
+    ended"), BLOCK_COPY_ACTIVE ("disk '…' not ready for pivot yet": a pull is
+    never ready), OPERATION_FAILED
     "domain is not running" when QEMU dies while waiting, QEMU's errors.
     """
     check_flags(
@@ -242,9 +243,9 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
                 )
             if flags & DomainBlockJobAbortFlags.PIVOT:
                 raise VirError.report(
-                    ErrorNumber.OPERATION_INVALID,
+                    ErrorNumber.BLOCK_COPY_ACTIVE,
                     ErrorDomain.QEMU,
-                    "job type 'pull' does not support pivot",
+                    f"disk '{disk_def.target}' not ready for pivot yet",
                 )
             monitor = _monitor(dom)
             job.aborting = True

@@ -251,8 +251,9 @@ def block_job_abort(hv: TestHypervisor, dom: DomainRef, path: str, flags: int) -
     Without ASYNC the job is gone when this returns; with ASYNC it lingers
     (still reported by info) for ABORT_DELAY of the clock.  Either way a
     CANCELED event follows.  Raises INVALID_ARG (flags, disk, no job),
-    OPERATION_INVALID "block job on disk '…' is still being ended" / "pivot of
-    disk '…' requires an active copy job" / "domain is not running", NO_DOMAIN.
+    OPERATION_INVALID "block job on disk '…' is still being ended" / "domain is
+    not running", BLOCK_COPY_ACTIVE "disk '…' not ready for pivot yet" (a pull
+    is never ready to pivot), NO_DOMAIN.
     """
     allowed = DomainBlockJobAbortFlags.ASYNC | DomainBlockJobAbortFlags.PIVOT
     check_flags(flags, allowed, "testDomainBlockJobAbort")
@@ -270,9 +271,9 @@ def block_job_abort(hv: TestHypervisor, dom: DomainRef, path: str, flags: int) -
             )
         if flags & DomainBlockJobAbortFlags.PIVOT:
             raise VirError.report(
-                ErrorNumber.OPERATION_INVALID,
+                ErrorNumber.BLOCK_COPY_ACTIVE,
                 ErrorDomain.TEST,
-                f"pivot of disk '{disk.target}' requires an active copy job",
+                f"disk '{disk.target}' not ready for pivot yet",
             )
         if flags & DomainBlockJobAbortFlags.ASYNC:
             job.state = JobState.ABORTING

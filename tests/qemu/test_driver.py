@@ -254,8 +254,8 @@ def test_pivot_is_refused_for_a_pull(setup):
         conn.domain_block_job_abort(ref, "vda", DomainBlockJobAbortFlags.PIVOT)
     expect(
         exc,
-        ErrorNumber.OPERATION_INVALID,
-        "Requested operation is not valid: job type 'pull' does not support pivot",
+        ErrorNumber.BLOCK_COPY_ACTIVE,
+        "block copy still active: disk 'vda' not ready for pivot yet",
     )
 
 

@@ -121,8 +121,7 @@ def test_pivot_on_a_pull_job_fails(sh, frozen):
     assert (r.rc, r.out, r.err) == (
         1,
         "\n",
-        "error: Requested operation is not valid: pivot of disk 'vda' requires an active "
-        "copy job\n",
+        "error: block copy still active: disk 'vda' not ready for pivot yet\n",
     )
 
 

@@ -271,9 +271,9 @@ REFUSALS = [
         "abort-pivot",
         _busy,
         lambda d: d.domain_block_job_abort(TEST, "vda", 2),
-        OPI,
+        ErrorNumber.BLOCK_COPY_ACTIVE,
         T,
-        "Requested operation is not valid: pivot of disk 'vda' requires an active copy job",
+        "block copy still active: disk 'vda' not ready for pivot yet",
     ),
     (
         "abort-again",
