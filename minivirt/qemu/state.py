@@ -404,22 +404,29 @@ class QemuDriverState:
                 self._domains.pop(ref.uuid, None)
 
     def _on_eof(self, dom: DomainObj, gen: int) -> None:
-        """Monitor thread: QEMU closed its monitor; the domain is shut off (no blocking here)."""
+        """Monitor thread: QEMU closed its monitor; the domain is shut off (no blocking here).
+
+        As libvirt's qemuProcessStop, the process is killed and reaped *before*
+        the domain counts as shut off: a QEMU that closed its monitor may still
+        hold its image locks for a moment, and a restart must not race them.
+        """
         with dom.cond:
             if dom.run_gen != gen or not dom.active or dom.stopping:
                 return
             dom.stopping = True
-            proc = dom.proc
+            proc, pid = dom.proc, dom.pid
             graceful = dom.got_shutdown
         if graceful:
             reason, detail = DomainShutoffReason.SHUTDOWN, DomainEventStoppedDetailType.SHUTDOWN
         else:
             reason, detail = DomainShutoffReason.CRASHED, DomainEventStoppedDetailType.FAILED
-        self._stopped(dom, reason, detail)
-        if proc is not None:
-            threading.Thread(
-                target=process.kill_process, args=(proc, proc.pid), daemon=True
-            ).start()
+
+        def reap_then_stop() -> None:
+            if pid > 0:
+                process.kill_process(proc, pid)
+            self._stopped(dom, reason, detail)
+
+        threading.Thread(target=reap_then_stop, name="minivirt-qemu-reap", daemon=True).start()
 
     # -- QEMU events ---------------------------------------------------------------
 
