@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import queue
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -33,7 +34,7 @@ import minivirt.wiring  # noqa: F401  (registers the drivers with core)
 from minivirt import core
 from minivirt.events import EventLoopThread
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
-from minivirt.remote import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT
+from minivirt.remote import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, DEFAULT_UNIX_SOCKET
 from minivirt.remote.codec import Codec, Message, Role
 from minivirt.remote.dispatch import Handler
 from minivirt.remote.protocol.procedures import PROCEDURES
@@ -272,11 +273,24 @@ class Daemon:
         return int(server.sockets[0].getsockname()[1])
 
     async def listen_unix(self, path: str) -> None:
-        """Listen on the unix socket ``path`` (a stale socket file is replaced)."""
+        """Listen on the unix socket ``path``, owner-only as libvirtd's read-write socket.
+
+        A stale socket file is replaced; one that a live daemon still answers
+        on is not (OSError EADDRINUSE).
+        """
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # nobody answers: stale
+            else:
+                raise OSError(errno.EADDRINUSE, f"another daemon is listening on {path}")
+            finally:
+                probe.close()
         server = await self.loop.create_unix_server(lambda: _Client(self), path)
+        os.chmod(path, 0o700)
         self.servers.append(server)
 
     def stop(self) -> None:
@@ -308,7 +322,8 @@ def _listen_address(text: str, default_port: int = DEFAULT_TCP_PORT) -> tuple[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """minivirtd [--listen 127.0.0.1:16509] [--unix PATH] [--tls-listen ADDR --pki DIR]
-    [--uri URI] [--state-dir DIR]: libvirtd's twin; TCP on loopback when no listener is named."""
+    [--uri URI] [--state-dir DIR]: libvirtd's twin.  With no listener named: TCP on
+    127.0.0.1:16509 and the unix socket /run/minivirt/minivirt-sock (qemu:///system)."""
     parser = argparse.ArgumentParser(prog="minivirtd", description="minivirt daemon")
     parser.add_argument("--listen", default=None, help="TCP address (default 127.0.0.1:16509)")
     parser.add_argument("--unix", default=None, help="unix socket path")
@@ -334,10 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     daemon = Daemon(uri, limits)
     loop = daemon.loop
     asyncio.set_event_loop(loop)
+    default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
     with EventLoopThread():
         try:
             if opts.unix:
                 loop.run_until_complete(daemon.listen_unix(opts.unix))
+                log.info("listening on unix:%s", opts.unix)
             if opts.tls_listen:
                 host, port = _listen_address(opts.tls_listen, DEFAULT_TLS_PORT)
                 ctx = server_context(opts.pki)
@@ -352,6 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, VirError) as exc:
             log.error("cannot listen: %s", exc)
             return 1
+        if default_listeners:  # as libvirtd: TCP on loopback and the system unix socket
+            try:
+                loop.run_until_complete(daemon.listen_unix(DEFAULT_UNIX_SOCKET))
+                print(f"minivirtd listening on unix:{DEFAULT_UNIX_SOCKET}", flush=True)
+            except OSError as exc:
+                log.warning("not listening on %s: %s", DEFAULT_UNIX_SOCKET, exc)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.stop)
         loop.run_until_complete(daemon.serve())
