@@ -8,8 +8,6 @@ driver).  The daemon is terminated and every QEMU destroyed in teardown.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,62 +15,23 @@ import pytest
 
 import minivirt.bindings as libvirt
 from tests.bindings.blockjob_script import pull_and_wait, set_speed_then_abort
+from tests.remote.daemon_process import DaemonProcess as Daemon
 
 from .test_bindings_qemu import run_script
 
 pytestmark = pytest.mark.timeout(120)
 
 
-class Daemon:
-    """``python -m minivirt.remote.daemon --listen 127.0.0.1:0 --uri URI`` (port 0: a free one)."""
-
-    def __init__(self, directory: Path, uri: str) -> None:
-        self.log = (directory / "minivirtd.log").open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "minivirt.remote.daemon",
-                "--listen",
-                "127.0.0.1:0",
-                "--uri",
-                uri,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            cwd=directory,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("minivirtd listening on"):
-            self.stop()
-            raise RuntimeError(
-                f"minivirtd did not start: {(directory / 'minivirtd.log').read_text()}"
-            )
-        self.port = int(line.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 @pytest.fixture
 def qemu_daemon(tmp_path: Path, qemu_uri: str) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, qemu_uri)
+    d = Daemon(tmp_path, uri=qemu_uri)
     yield d
     d.stop()
 
 
 @pytest.fixture
 def test_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, "test:///default")
+    d = Daemon(tmp_path, uri="test:///default")
     yield d
     d.stop()
 
