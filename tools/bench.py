@@ -22,6 +22,7 @@ __all__ = ["BENCHES", "main"]
 
 BENCHES = (
     ("Block pull through minivirt (issue 3)", "tools.bench_pull"),
+    ("blockJobInfo over qemu+tcp against a running pull (issue 3, item 8)", "tools.bench_busy"),
     ("Remote calls and events over qemu+tcp (issue 4)", "tools.bench_remote"),
     ("minivirsh one-shot start-up (issue 5)", "tools.bench_shell"),
 )
