@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from typing import Final
 
 from minivirt.conf import format_xml
 from minivirt.public import (
@@ -123,6 +124,26 @@ def _matches(dom: DomainObj, flags: int) -> bool:
 
 class QemuConnection:
     """One connection to the qemu driver (libvirt's qemu driver table for one virConnect)."""
+
+    #: Calls answered from the driver's memory, never from QEMU or the disk: a
+    #: server may run them inline.  Block jobs, lifecycle calls and the
+    #: version probe (it may run the emulator) are not among them.
+    nonblocking_slots: Final = frozenset(
+        {
+            "get_type",
+            "get_hostname",
+            "is_alive",
+            "list_all_domains",
+            "lookup_by_name",
+            "lookup_by_id",
+            "lookup_by_uuid",
+            "domain_get_state",
+            "domain_get_info",
+            "domain_get_xml_desc",
+            "connect_domain_event_register_any",
+            "connect_domain_event_deregister_any",
+        }
+    )
 
     def __init__(self, state: QemuDriverState, roots: StateRoots, read_only: bool) -> None:
         self.state = state

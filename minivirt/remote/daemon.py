@@ -194,10 +194,13 @@ class _Client(asyncio.Protocol):
             return
         with self._wlock:
             self.outstanding += 1
-        self.daemon.pool.submit(self._run, msg)
+        if self.handler.inline(info):
+            self._run(msg)  # the driver never blocks on this call: skip the hand-off
+        else:
+            self.daemon.pool.submit(self._run, msg)
 
     def _run(self, msg: Message) -> None:
-        """Worker thread: dispatch, encode the reply, hand it to the loop."""
+        """Worker (or, for non-blocking calls, loop) thread: dispatch, encode, send the reply."""
         proc, serial = msg.procedure, msg.serial
         try:
             ret = self.handler.dispatch(proc, msg.body)

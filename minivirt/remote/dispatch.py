@@ -4,7 +4,8 @@ Owns the hand-written dispatchers (procedures annotated ``@generate: none``
 or ``client``), the read-only refusal, the client's public-API connection and
 its event registrations (one per event id, relayed as MESSAGE frames through
 the ``send_event`` hook).  The generated dispatchers come from
-``server_stubs``.  Dispatchers run in the daemon's worker threads.  Must not:
+``server_stubs``.  Dispatchers run in the daemon's worker threads, or on
+its I/O thread for the calls the client's driver declares non-blocking.  Must not:
 import minivirt.core (the daemon hands in ``open_conn`` and ``make_domain``),
 do socket I/O.
 """
@@ -45,6 +46,29 @@ EVENT_PROCEDURES: Final[dict[int, int]] = {
 }
 
 SendEvent = Callable[[int, WireStruct], None]
+
+#: The driver slot behind each API a procedure calls (see ``nonblocking_slots``).
+API_SLOTS: Final[dict[str, str]] = {
+    "virConnectGetType": "get_type",
+    "virConnectGetVersion": "get_version",
+    "virConnectGetHostname": "get_hostname",
+    "virConnectListAllDomains": "list_all_domains",
+    "virConnectListDomains": "list_all_domains",
+    "virConnectNumOfDomains": "list_all_domains",
+    "virDomainLookupByName": "lookup_by_name",
+    "virDomainLookupByID": "lookup_by_id",
+    "virDomainLookupByUUID": "lookup_by_uuid",
+    "virDomainGetState": "domain_get_state",
+    "virDomainGetInfo": "domain_get_info",
+    "virDomainGetXMLDesc": "domain_get_xml_desc",
+    "virDomainGetBlockJobInfo": "domain_get_block_job_info",
+    "virDomainBlockJobAbort": "domain_block_job_abort",
+    "virDomainBlockJobSetSpeed": "domain_block_job_set_speed",
+    "virDomainBlockPull": "domain_block_pull",
+    "virDomainBlockRebase": "domain_block_rebase",
+    "virConnectDomainEventRegisterAny": "connect_domain_event_register_any",
+    "virConnectDomainEventDeregisterAny": "connect_domain_event_deregister_any",
+}
 
 
 def denied(info: ProcedureInfo) -> VirError:
@@ -103,6 +127,19 @@ class Handler(ServerStubs):
         if self.read_only and not info.readonly_allowed:
             return denied(info)
         return None
+
+    def inline(self, info: ProcedureInfo) -> bool:
+        """Whether ``info`` may run on the I/O thread: its driver slot never blocks.
+
+        The client's driver says so through ``nonblocking_slots``; anything
+        else (opening, closing, lifecycle, slots a driver does not list) goes
+        to the worker pool, so a slow call never stalls other clients.
+        """
+        conn = self._connection
+        slot = API_SLOTS.get(info.api)
+        if conn is None or slot is None:
+            return False
+        return slot in getattr(conn.driver, "nonblocking_slots", ())
 
     def dispatch(self, proc: int, args: Any) -> WireStruct | None:
         """Run procedure ``proc`` with its decoded ``args`` (worker thread)."""

@@ -18,6 +18,7 @@ from typing import Final, Protocol
 
 from minivirt.events import EventState
 from minivirt.public import (
+    DRIVER_METHODS,
     BlockJobInfo,
     DomainInfo,
     DomainRef,
@@ -101,6 +102,9 @@ def open_test_driver(uri: _URILike, read_only: bool) -> TestDriver | None:
 
 class TestDriver:
     """One test:///default connection (every slot of the driver table)."""
+
+    #: Every call is in memory and never waits: a server may run it inline.
+    nonblocking_slots: Final = frozenset(DRIVER_METHODS)
 
     __test__ = False  # not a pytest class
 
