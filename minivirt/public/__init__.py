@@ -3,7 +3,7 @@
 Stdlib only; no logic beyond formatting error messages.
 """
 
-from minivirt.public.driver import DRIVER_METHODS, EventCallback, HypervisorDriver
+from minivirt.public.driver import DRIVER_METHODS, ConnectURI, EventCallback, HypervisorDriver
 from minivirt.public.enums import (
     ConnectListAllDomainsFlags,
     DomainBlockCommitFlags,
@@ -49,6 +49,7 @@ __all__ = [
     "BlockJobEvent",
     "BlockJobInfo",
     "ConnectListAllDomainsFlags",
+    "ConnectURI",
     "DomainBlockCommitFlags",
     "DomainBlockCopyFlags",
     "DomainBlockJobAbortFlags",

@@ -15,11 +15,32 @@ from typing import Final, Protocol
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
-__all__ = ["DRIVER_METHODS", "EventCallback", "HypervisorDriver"]
+__all__ = ["DRIVER_METHODS", "ConnectURI", "EventCallback", "HypervisorDriver"]
 
 #: What a driver calls for each event delivered to one registration.  It is
 #: invoked from the application's event loop, never from inside a driver call.
 EventCallback = Callable[[DomainEvent], None]
+
+
+class ConnectURI(Protocol):
+    """What a driver factory reads of a parsed connection URI (libvirt's virURI).
+
+    ``minivirt.core.URI`` has these fields; drivers type their factories with
+    this protocol because they must not import core.
+    """
+
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def transport(self) -> str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> dict[str, str]: ...
 
 
 class HypervisorDriver(Protocol):

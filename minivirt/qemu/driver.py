@@ -20,6 +20,7 @@ from minivirt.conf import format_xml
 from minivirt.public import (
     BlockJobInfo,
     ConnectListAllDomainsFlags,
+    ConnectURI,
     DomainInfo,
     DomainRef,
     DomainState,
@@ -32,7 +33,7 @@ from minivirt.public import (
 from minivirt.qemu import jobs, process
 from minivirt.qemu.blockjob import check_flags
 from minivirt.qemu.domain import DomainObj
-from minivirt.qemu.paths import StateRoots, URILike, roots_for_uri
+from minivirt.qemu.paths import StateRoots, roots_for_uri
 from minivirt.qemu.state import QemuDriverState
 
 __all__ = ["QemuConnection", "open_driver"]
@@ -53,7 +54,7 @@ _DEFINE_VALIDATE = 1
 _UNDEFINE_FLAGS = 0x7F
 
 
-def open_driver(uri: URILike, read_only: bool = False) -> QemuConnection | None:
+def open_driver(uri: ConnectURI, read_only: bool = False) -> QemuConnection | None:
     """The driver factory: a connection for a local qemu URI, None to decline others.
 
     Raises VirError INVALID_ARG for ``qemu:///embed`` without ``root`` and

@@ -10,31 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
-from typing import Protocol
 
-from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.public import ConnectURI, ErrorDomain, ErrorNumber, VirError
 
-__all__ = ["StateRoots", "URILike", "roots_for_uri"]
-
-
-class URILike(Protocol):
-    """What the driver reads of a parsed URI (``minivirt.core.URI`` has these)."""
-
-    @property
-    def scheme(self) -> str: ...
-
-    @property
-    def transport(self) -> str | None: ...
-
-    @property
-    def host(self) -> str: ...
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def query(self) -> Mapping[str, str]: ...
+__all__ = ["StateRoots", "roots_for_uri"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,7 +72,7 @@ def _system_roots() -> StateRoots:
     )
 
 
-def roots_for_uri(uri: URILike) -> StateRoots | None:
+def roots_for_uri(uri: ConnectURI) -> StateRoots | None:
     """The state directories for ``uri``, or None when this driver does not serve it.
 
     Declines other schemes, any transport and any host (those are remote).

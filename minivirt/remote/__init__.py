@@ -11,15 +11,14 @@ This package imports public and events only; ``daemon`` alone imports core.
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import Final
 
-from minivirt.public import HypervisorDriver
+from minivirt.public import ConnectURI, HypervisorDriver
 
 __all__ = [
     "DEFAULT_TCP_PORT",
     "DEFAULT_TLS_PORT",
     "DEFAULT_UNIX_SOCKET",
-    "UriLike",
     "open_driver",
     "server_uri",
 ]
@@ -29,29 +28,12 @@ DEFAULT_TLS_PORT: Final = 16514
 DEFAULT_UNIX_SOCKET: Final = "/run/minivirt/minivirt-sock"
 
 
-class UriLike(Protocol):
-    """The fields of ``core.URI`` the factory reads (remote may not import core)."""
-
-    @property
-    def scheme(self) -> str: ...
-    @property
-    def transport(self) -> str | None: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def port(self) -> int | None: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query(self) -> dict[str, str]: ...
-
-
-def server_uri(uri: UriLike) -> str:
+def server_uri(uri: ConnectURI) -> str:
     """The URI the daemon is asked to open: transport, host and client options dropped."""
     return f"{uri.scheme}://{uri.path or '/'}"
 
 
-def open_driver(uri: UriLike, read_only: bool) -> HypervisorDriver | None:
+def open_driver(uri: ConnectURI, read_only: bool) -> HypervisorDriver | None:
     """Mirrors remoteConnectOpen: connect to minivirtd and CONNECT_OPEN there.
 
     Returns None for URIs the remote driver does not serve.  Raises

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Final, Protocol
+from typing import Final
 
 from minivirt.events import EventState
 from minivirt.public import (
     DRIVER_METHODS,
     BlockJobInfo,
+    ConnectURI,
     DomainInfo,
     DomainRef,
     ErrorDomain,
@@ -39,17 +40,6 @@ __all__ = [
 
 #: What testConnectGetVersion reports.
 TEST_VERSION: Final[int] = 2
-
-
-class _URILike(Protocol):
-    """The parts of ``core.URI`` the factory reads (core is not imported here)."""
-
-    @property
-    def scheme(self) -> str: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def path(self) -> str: ...
 
 
 _lock = threading.Lock()
@@ -90,7 +80,7 @@ def _release(hv: TestHypervisor) -> None:
         hv.shutdown()
 
 
-def open_test_driver(uri: _URILike, read_only: bool) -> TestDriver | None:
+def open_test_driver(uri: ConnectURI, read_only: bool) -> TestDriver | None:
     """Mirrors testConnectOpen: accept ``test:///default`` only, decline anything else.
 
     Read-only is enforced by core's entry points, as libvirt's public API does.
