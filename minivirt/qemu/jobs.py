@@ -11,6 +11,7 @@ CANCELED that the 2011 ``block_job_cancel`` never announces.
 
 from __future__ import annotations
 
+from minivirt.conf import DiskDef
 from minivirt.public import (
     BlockJobInfo,
     DomainBlockJobAbortFlags,
@@ -56,12 +57,22 @@ _REBASE_FLAGS = (
 )
 
 
-def _no_job(target: str) -> VirError:
-    return VirError.report(
-        ErrorNumber.INVALID_ARG,
-        ErrorDomain.QEMU,
-        f"disk {target} does not have an active block job",
-    )
+def _current_job(dom: DomainObj, disk: str) -> tuple[DiskDef, ActiveJob]:
+    """Under ``dom.cond``: the running domain's disk and its job.
+
+    Raises OPERATION_INVALID (not running), INVALID_ARG (unknown disk; "disk %s
+    does not have an active block job").
+    """
+    dom.check_active()
+    disk_def = dom.disk(disk)
+    job = dom.jobs.get(disk_def.target)
+    if job is None:
+        raise VirError.report(
+            ErrorNumber.INVALID_ARG,
+            ErrorDomain.QEMU,
+            f"disk {disk_def.target} does not have an active block job",
+        )
+    return disk_def, job
 
 
 def _monitor(dom: DomainObj) -> Monitor:
@@ -204,11 +215,7 @@ def block_job_set_speed(
     dom = state.get(ref)
     with dom.modify_job():
         with dom.cond:
-            dom.check_active()
-            target = dom.disk(disk).target
-            job = dom.jobs.get(target)
-            if job is None:
-                raise _no_job(target)
+            job = _current_job(dom, disk)[1]
             monitor = _monitor(dom)
         monitor.block_job_set_speed(job.device, speed)
 
@@ -230,11 +237,7 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
     dom = state.get(ref)
     with dom.modify_job():
         with dom.cond:
-            dom.check_active()
-            disk_def = dom.disk(disk)
-            job = dom.jobs.get(disk_def.target)
-            if job is None:
-                raise _no_job(disk_def.target)
+            disk_def, job = _current_job(dom, disk)
             if job.aborting:
                 raise VirError.report(
                     ErrorNumber.OPERATION_INVALID,

@@ -81,12 +81,24 @@ def _disk(obj: DomainObj, name: str) -> DiskDef:
     return disk
 
 
-def _no_job(disk: DiskDef) -> VirError:
-    return VirError.report(
-        ErrorNumber.INVALID_ARG,
-        ErrorDomain.TEST,
-        f"disk {disk.target} does not have an active block job",
-    )
+def _current_job(
+    hv: TestHypervisor, dom: DomainRef, path: str
+) -> tuple[DomainObj, DiskDef, SimJob]:
+    """Under ``hv._lock``: the running domain, its disk, and the disk's job.
+
+    Raises NO_DOMAIN, OPERATION_INVALID (not running), INVALID_ARG (unknown
+    disk; "disk %s does not have an active block job").
+    """
+    obj = _active(hv, dom)
+    disk = _disk(obj, path)
+    job = obj.jobs.get(disk.target)
+    if job is None:
+        raise VirError.report(
+            ErrorNumber.INVALID_ARG,
+            ErrorDomain.TEST,
+            f"disk {disk.target} does not have an active block job",
+        )
+    return obj, disk, job
 
 
 def _bandwidth_bytes(bandwidth: int, in_bytes: bool) -> int:
@@ -236,11 +248,7 @@ def block_job_set_speed(
     check_flags(flags, DomainBlockJobSetSpeedFlags.BANDWIDTH_BYTES, "testDomainBlockJobSetSpeed")
     speed = _bandwidth_bytes(bandwidth, bool(flags & DomainBlockJobSetSpeedFlags.BANDWIDTH_BYTES))
     with hv._lock:
-        obj = _active(hv, dom)
-        disk = _disk(obj, path)
-        job = obj.jobs.get(disk.target)
-        if job is None:
-            raise _no_job(disk)
+        job = _current_job(hv, dom, path)[2]
         job.set_speed(speed, hv.clock())
         hv._cond.notify_all()
 
@@ -258,11 +266,7 @@ def block_job_abort(hv: TestHypervisor, dom: DomainRef, path: str, flags: int) -
     allowed = DomainBlockJobAbortFlags.ASYNC | DomainBlockJobAbortFlags.PIVOT
     check_flags(flags, allowed, "testDomainBlockJobAbort")
     with hv._lock:
-        obj = _active(hv, dom)
-        disk = _disk(obj, path)
-        job = obj.jobs.get(disk.target)
-        if job is None:
-            raise _no_job(disk)
+        obj, disk, job = _current_job(hv, dom, path)
         if job.state is JobState.ABORTING:
             raise VirError.report(
                 ErrorNumber.OPERATION_INVALID,
