@@ -209,10 +209,11 @@ class PrivateLibvirtd:
         script = " && ".join(
             [
                 *binds,
-                f"exec {LIBVIRTD} --listen -f /etc/libvirt/libvirtd.conf -p {self.scratch}/libvirtd.pid",
+                f"exec {LIBVIRTD} --listen -f /etc/libvirt/libvirtd.conf"
+                f" -p {self.scratch}/libvirtd.pid",
             ]
         )
-        log = open(self.scratch / "libvirtd.stderr", "wb")  # noqa: SIM115 (kept by Popen)
+        log = open(self.scratch / "libvirtd.stderr", "wb")
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
             stdin=subprocess.DEVNULL,
