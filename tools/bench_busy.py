@@ -101,7 +101,7 @@ def run() -> list[dict[str, Any]]:
         bare = asyncio.run(_bare_qmp(tmp, _images(tmp, "bare")))
         top = _images(tmp, "busy")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "minivirt.remote.daemon", "--listen", "127.0.0.1:0",
+            [sys.executable, "-m", "minivirt.daemon", "--listen", "127.0.0.1:0",
              "--uri", f"qemu:///embed?root={tmp / 'state'}"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip

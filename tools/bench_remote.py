@@ -40,7 +40,7 @@ def _stamped(self, event):
         print(f"QUEUED {time.monotonic_ns()}", file=sys.stderr, flush=True)
     _orig(self, event)
 _state.EventState.queue = _stamped
-from minivirt.remote.daemon import main
+from minivirt.daemon.server import main
 sys.exit(main(sys.argv[1:]))
 """
 

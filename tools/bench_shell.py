@@ -58,7 +58,7 @@ def _start_daemon() -> tuple[subprocess.Popen[str], int] | None:
         [
             sys.executable,
             "-m",
-            "minivirt.remote.daemon",
+            "minivirt.daemon",
             "--listen",
             "127.0.0.1:0",
             "--uri",

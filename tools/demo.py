@@ -138,7 +138,7 @@ def _demo(scratch: Path) -> int:
     state = scratch / "state"
     say(f"starting minivirtd on 127.0.0.1:{port} (state in {state})")
     daemon_argv = [
-        PY, "-m", "minivirt.remote.daemon",
+        PY, "-m", "minivirt.daemon",
         "--listen", f"127.0.0.1:{port}",
         "--uri", f"qemu:///embed?root={state}",
     ]  # fmt: skip

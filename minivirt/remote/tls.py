@@ -1,12 +1,12 @@
 """TLS for ``qemu+tls://`` (libvirt's ``virnettlscontext.c``), x509 certificates.
 
 Owns where the certificates live (libvirt's paths, or ``pkipath=DIR`` from
-the URI), the client's and the daemon's ``ssl.SSLContext``, and
-:class:`TLSSocket`: TLS done in memory (``ssl.MemoryBIO``) over a plain
-blocking socket, so that one thread may read while others write (an
-``ssl.SSLSocket`` does not allow that).  Foreign errors (``ssl``, ``OSError``)
-become VirError here.  Must not: import asyncio (the daemon hands its context
-to asyncio itself).
+the URI), loading a certificate set into an ``ssl.SSLContext``
+(:func:`x509_context`, shared with the daemon's ``minivirt.daemon.tls``), the
+client's context, and :class:`TLSSocket`: TLS done in memory
+(``ssl.MemoryBIO``) over a plain blocking socket, so that one thread may read
+while others write (an ``ssl.SSLSocket`` does not allow that).  Foreign errors
+(``ssl``, ``OSError``) become VirError here.  Must not: import asyncio.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from minivirt.public import ErrorDomain, ErrorNumber, VirError
 
 __all__ = [
     "CLIENT_FILES",
-    "SERVER_FILES",
     "TLSSocket",
     "client_context",
-    "server_context",
+    "pki_files",
+    "x509_context",
 ]
 
 #: libvirt's default locations: (CA, certificate, key).
@@ -33,17 +33,17 @@ CLIENT_FILES: Final = (
     "/etc/pki/libvirt/clientcert.pem",
     "/etc/pki/libvirt/private/clientkey.pem",
 )
-SERVER_FILES: Final = (
-    "/etc/pki/CA/cacert.pem",
-    "/etc/pki/libvirt/servercert.pem",
-    "/etc/pki/libvirt/private/serverkey.pem",
-)
 
 
-def _files(pkipath: str | None, defaults: tuple[str, str, str], role: str) -> tuple[str, ...]:
+def pki_files(
+    pkipath: str | None, defaults: tuple[str, str, str], role: str
+) -> tuple[str, str, str]:
+    """(CA, certificate, key): ``cacert.pem``, ``<role>cert.pem``, ``<role>key.pem`` under
+    ``pkipath``, else ``defaults``."""
     if pkipath:
         names = ("cacert.pem", f"{role}cert.pem", f"{role}key.pem")
-        return tuple(os.path.join(pkipath, name) for name in names)
+        ca, cert, key = (os.path.join(pkipath, name) for name in names)
+        return ca, cert, key
     return defaults
 
 
@@ -59,7 +59,9 @@ def _check_readable(path: str, what: str) -> None:
         ) from exc
 
 
-def _context(purpose: ssl.Purpose, files: tuple[str, ...]) -> ssl.SSLContext:
+def x509_context(purpose: ssl.Purpose, files: tuple[str, str, str]) -> ssl.SSLContext:
+    """A context with ``files`` (CA, certificate, key) loaded; SYSTEM_ERROR (RPC) when one
+    cannot be read or loaded, with libvirt's text."""
     ca, cert, key = files
     for path, what in ((ca, "CA certificate"), (cert, "certificate"), (key, "private key")):
         _check_readable(path, what)
@@ -75,17 +77,10 @@ def _context(purpose: ssl.Purpose, files: tuple[str, ...]) -> ssl.SSLContext:
 
 def client_context(pkipath: str | None = None, verify: bool = True) -> ssl.SSLContext:
     """The client's context: its certificate, and the CA that signs the server's."""
-    ctx = _context(ssl.Purpose.SERVER_AUTH, _files(pkipath, CLIENT_FILES, "client"))
+    ctx = x509_context(ssl.Purpose.SERVER_AUTH, pki_files(pkipath, CLIENT_FILES, "client"))
     if not verify:  # the URI's no_verify=1
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def server_context(pkipath: str | None = None) -> ssl.SSLContext:
-    """The daemon's context: clients must present a certificate signed by the CA."""
-    ctx = _context(ssl.Purpose.CLIENT_AUTH, _files(pkipath, SERVER_FILES, "server"))
-    ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import minivirt.bindings as libvirt
 from tests.bindings.blockjob_script import pull_and_wait, set_speed_then_abort
-from tests.remote.daemon_process import DaemonProcess as Daemon
+from tests.daemon.daemon_process import DaemonProcess as Daemon
 
 from .test_bindings_qemu import run_script
 

@@ -22,7 +22,7 @@ from minivirt.public import (
     ErrorNumber,
     VirError,
 )
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.timeout(120)
 

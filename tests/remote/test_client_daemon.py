@@ -23,7 +23,7 @@ from minivirt.public import (
     ErrorNumber,
     VirError,
 )
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 
 def test_every_connect_call(daemon):

@@ -12,7 +12,7 @@ import pytest
 import minivirt.wiring  # noqa: F401
 from minivirt import core
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 
 def _frame(proc, serial, body, length=None):
@@ -111,7 +111,7 @@ def test_clean_shutdown_with_clients_connected(make_daemon, loop):
 
 
 def test_nonblocking_calls_run_inline_and_blocking_ones_in_the_pool():
-    from minivirt.remote.dispatch import API_SLOTS, Handler
+    from minivirt.daemon.dispatch import API_SLOTS, Handler
     from minivirt.remote.protocol.procedures import PROCEDURES, Procedure
 
     class Conn:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from minivirt import core
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 
 def test_socket_is_owner_only_and_a_second_daemon_is_refused(tmp_path):
@@ -20,7 +20,7 @@ def test_socket_is_owner_only_and_a_second_daemon_is_refused(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "minivirt.remote.daemon",
+                "minivirt.daemon",
                 "--unix",
                 str(path),
                 "--uri",

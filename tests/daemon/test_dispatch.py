@@ -6,8 +6,8 @@ import pytest
 
 import minivirt.wiring  # noqa: F401
 from minivirt import core
+from minivirt.daemon.dispatch import Handler, map_uri
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
-from minivirt.remote.dispatch import Handler, map_uri
 from minivirt.remote.protocol import messages as m
 from minivirt.remote.protocol.procedures import PROCEDURES
 from minivirt.remote.protocol.server_stubs import SERVER_DISPATCH, ServerStubs

@@ -16,7 +16,7 @@ class DaemonProcess:
             [
                 sys.executable,
                 "-m",
-                "minivirt.remote.daemon",
+                "minivirt.daemon",
                 "--listen",
                 "127.0.0.1:0",
                 "--uri",

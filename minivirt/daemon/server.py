@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import errno
 import logging
 import os
@@ -32,30 +31,21 @@ from typing import Any, Final, cast
 
 import minivirt.wiring  # noqa: F401  (registers the drivers with core)
 from minivirt import core
+from minivirt.daemon.dispatch import Handler
+from minivirt.daemon.limits import Limits
+from minivirt.daemon.tls import server_context
 from minivirt.events import EventLoopThread
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
 from minivirt.remote import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, DEFAULT_UNIX_SOCKET
 from minivirt.remote.codec import Codec, Message, Role
-from minivirt.remote.dispatch import Handler
 from minivirt.remote.protocol.procedures import PROCEDURES
 from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
-from minivirt.remote.tls import server_context
 
-__all__ = ["Daemon", "Limits", "main"]
+__all__ = ["Daemon", "WorkerPool", "main"]
 
 log = logging.getLogger("minivirtd")
 
 DEFAULT_URI: Final = "qemu:///system"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Limits:
-    """libvirtd's max_clients and max_client_requests, the frame size, the workers."""
-
-    clients: int = 120
-    outstanding: int = 64
-    message: int = 33554432
-    workers: int = 8
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

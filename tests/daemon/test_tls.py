@@ -11,7 +11,7 @@ import pytest
 import minivirt.wiring  # noqa: F401
 from minivirt import core
 from minivirt.public import DomainEventID, ErrorDomain, ErrorNumber, VirError
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import minivirt.wiring  # noqa: F401
 from minivirt import core
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,20 @@
+"""minivirtd's limits (libvirtd.conf's ``max_clients``, ``max_client_requests``, …).
+
+Owns the numbers the daemon enforces and their defaults; no I/O, no policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Limits"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """libvirtd's max_clients and max_client_requests, the frame size, the workers."""
+
+    clients: int = 120
+    outstanding: int = 64
+    message: int = 33554432
+    workers: int = 8
