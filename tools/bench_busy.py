@@ -37,6 +37,7 @@ def _images(tmp: Path, name: str) -> Path:
 
 
 def _client(port: int, seconds: float, start: Any, out: Any) -> None:
+    import minivirt.wiring  # noqa: F401  (registers the drivers with core)
     from minivirt import core
 
     dom = core.open(f"qemu+tcp://127.0.0.1:{port}/system").lookup_by_name("busy")
@@ -107,6 +108,7 @@ def run() -> list[dict[str, Any]]:
         )  # fmt: skip
         assert daemon.stdout is not None
         port = int(daemon.stdout.readline().rsplit(":", 1)[1])
+        import minivirt.wiring  # noqa: F401  (registers the drivers with core)
         from minivirt import core
 
         conn = core.open(f"qemu+tcp://127.0.0.1:{port}/system")

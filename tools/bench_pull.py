@@ -68,6 +68,7 @@ def _minivirt_pull(root: str, top: str, index: int, cpu: list[float]) -> float:
     doc = f"name: bench{index}\nmemory: 64\ndisks:\n  - {{target: vda, source: {top}}}\n"
     with EventLoopThread():
         try:
+            import minivirt.wiring  # noqa: F401  (registers the drivers with core)
             from minivirt import core
 
             conn = core.open(f"qemu:///embed?root={root}")
@@ -122,6 +123,7 @@ def _minivirt_pull(root: str, top: str, index: int, cpu: list[float]) -> float:
 
 def _info_rates(root: str, top: str, seconds: float = 2.0) -> tuple[float, float]:
     """get_block_job_info calls/s on a running (throttled) pull, from 1 and from 4 threads."""
+    import minivirt.wiring  # noqa: F401  (registers the drivers with core)
     from minivirt import core
     from minivirt.events import EventLoopThread
 

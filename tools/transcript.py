@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import sys, threading
+import minivirt.wiring  # registers the drivers with core
 import minivirt.core as core
 from minivirt.public import DomainEventID
 root, top = sys.argv[1], sys.argv[2]

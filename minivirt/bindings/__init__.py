@@ -8,13 +8,15 @@ the ``virEvent*`` loop functions and every ``VIR_*`` constant of the series.
 
 This package reaches hypervisors only through ``minivirt.core`` (and reads
 constants and ``VirError`` from ``minivirt.public``); it never imports a
-driver, ``minivirt.conf``, the remote client or the wiring module.  It is the
+driver, ``minivirt.conf`` or the remote client.  Being a program's entry
+point, it imports ``minivirt.wiring`` (the composition root) so that
+``open`` finds the drivers, as libvirt-python's libvirt.so comes with its
+drivers registered.  It is the
 one package using camelCase names, because libvirt-python does.
 """
 
 from minivirt.bindings import constants as _constants
-from minivirt.bindings.connection import getVersion, open, openReadOnly, virConnect
-from minivirt.bindings.domain import virDomain
+from minivirt.bindings.connection import getVersion, open, openReadOnly, virConnect, virDomain
 from minivirt.bindings.errors import (
     libvirtError,
     registerErrorHandler,

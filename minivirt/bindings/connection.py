@@ -14,14 +14,15 @@ from __future__ import annotations
 import uuid as _uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
+import minivirt.wiring  # noqa: F401  (registers the drivers with core)
 from minivirt import core
-from minivirt.bindings.domain import virDomain
+from minivirt.bindings.domain import DomainCalls
 from minivirt.bindings.errors import ApiCall
 from minivirt.public import ConnectListAllDomainsFlags, DomainEventID
 
-__all__ = ["getVersion", "open", "openReadOnly", "virConnect"]
+__all__ = ["getVersion", "open", "openReadOnly", "virConnect", "virDomain"]
 
 #: The connection method that receives each event id, as libvirt-python's C glue picks it.
 _DISPATCHERS: Final[dict[int, str]] = {
@@ -59,6 +60,23 @@ def getVersion(name: str | None = None) -> int | tuple[int, int]:
     with ApiCall("virGetVersion"):
         version = core.LIB_VERSION
         return version if name is None else (version, version)
+
+
+class virDomain(DomainCalls):
+    """Mirrors libvirt-python's virDomain (virDomainPtr); its calls are ``DomainCalls``'.
+
+    Built by the connection's lookups, ``defineXML`` and event dispatch as
+    ``virDomain(conn, _obj=<core.Domain>)``.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, conn: virConnect, _obj: core.Domain | None = None) -> None:
+        super().__init__(conn, _obj)
+
+    def connect(self) -> virConnect:
+        """The virConnect this domain belongs to."""
+        return cast(virConnect, self._conn)
 
 
 class virConnect:

@@ -11,19 +11,18 @@ which turns a VirError into libvirtError; it must not check arguments itself
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
 
 from minivirt import core
 from minivirt.bindings.errors import ApiCall
 
-if TYPE_CHECKING:
-    from minivirt.bindings.connection import virConnect
-
-__all__ = ["virDomain"]
+__all__ = ["DomainCalls"]
 
 
-class virDomain:
-    """Mirrors libvirt-python's virDomain (virDomainPtr).
+class DomainCalls:
+    """Mirrors libvirt-python's virDomain (virDomainPtr): every method but ``connect``.
+
+    ``minivirt.bindings.virDomain`` (in ``connection``) adds ``connect()``,
+    typed with its virConnect; keeping it there spares a circular import.
 
     Built by the connection's lookups, ``defineXML`` and event dispatch as
     ``virDomain(conn, _obj=<core.Domain>)``.  Methods return 0 on success and
@@ -34,7 +33,7 @@ class virDomain:
 
     __slots__ = ("_conn", "_o")
 
-    def __init__(self, conn: virConnect, _obj: core.Domain | None = None) -> None:
+    def __init__(self, conn: object, _obj: core.Domain | None = None) -> None:
         if not isinstance(_obj, core.Domain):
             raise TypeError(f"Expected a minivirt.core.Domain but got {type(_obj)}")
         self._conn = conn
@@ -42,10 +41,6 @@ class virDomain:
 
     def __repr__(self) -> str:
         return f"<virDomain {self._o.name!r} {self._o.uuid_string()}>"
-
-    def connect(self) -> virConnect:
-        """The virConnect this domain belongs to."""
-        return self._conn
 
     # -- identity -----------------------------------------------------------
     def name(self) -> str:

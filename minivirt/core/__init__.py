@@ -8,9 +8,8 @@ the registry; it never imports a driver (``minivirt.wiring`` registers them).
 """
 
 from minivirt.core.checks import UINT_MASK, ULONG_MASK
-from minivirt.core.connection import LIB_VERSION, Connection, open, open_read_only
+from minivirt.core.connection import LIB_VERSION, Connection, Domain, open, open_read_only
 from minivirt.core.domain import (
-    Domain,
     domain_block_job_abort,
     domain_block_job_set_speed,
     domain_block_pull,

@@ -1,14 +1,23 @@
 """The argument checks every entry point runs, with libvirt's codes, domains and texts.
 
 One helper per libvirt check macro (virCheckDomainReturn, virCheckReadOnlyGoto,
-virCheckNonNullArgGoto, virReportUnsupportedError, …).  No I/O, no driver.
+virCheckNonNullArgGoto, virReportUnsupportedError, …).  :func:`supported` is
+the last check before dispatch: it hands back the driver table, typed, unless
+the driver declares the slot in ``unsupported_slots``.  No I/O, no driver call.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from minivirt.public import ErrorDomain, ErrorLevel, ErrorNumber, VirError
+from minivirt.public import (
+    DriverSlot,
+    ErrorDomain,
+    ErrorLevel,
+    ErrorNumber,
+    HypervisorDriver,
+    VirError,
+)
 
 __all__ = [
     "UINT_MASK",
@@ -19,6 +28,7 @@ __all__ = [
     "non_negative",
     "non_null",
     "read_only_denied",
+    "supported",
     "uint_arg",
     "ulong_arg",
     "unsupported",
@@ -49,6 +59,19 @@ def read_only_denied(function: str, domain: ErrorDomain = ErrorDomain.DOMAIN) ->
 def unsupported(function: str, domain: ErrorDomain = ErrorDomain.DOMAIN) -> VirError:
     """virReportUnsupportedError: the driver left the slot empty."""
     return VirError.report(ErrorNumber.NO_SUPPORT, domain, function)
+
+
+def supported(
+    driver: HypervisorDriver,
+    slot: DriverSlot,
+    function: str,
+    domain: ErrorDomain = ErrorDomain.DOMAIN,
+) -> HypervisorDriver:
+    """The driver table, for a typed call of ``slot``; NO_SUPPORT naming ``function`` when
+    the driver declares ``slot`` in ``unsupported_slots`` (libvirt's NULL slot)."""
+    if slot in driver.unsupported_slots:
+        raise unsupported(function, domain)
+    return driver
 
 
 def invalid_arg(

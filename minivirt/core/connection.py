@@ -14,10 +14,10 @@ import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from minivirt.core import checks
-from minivirt.core.domain import Domain
+from minivirt.core.domain import DomainHandle
 from minivirt.core.registry import open_driver
 from minivirt.core.uri import URI
 from minivirt.public import (
@@ -26,12 +26,13 @@ from minivirt.public import (
     DomainEvent,
     DomainEventID,
     DomainRef,
+    DriverSlot,
     ErrorDomain,
     HypervisorDriver,
     LifecycleEvent,
 )
 
-__all__ = ["LIB_VERSION", "Connection", "open", "open_read_only"]
+__all__ = ["LIB_VERSION", "Connection", "Domain", "open", "open_read_only"]
 
 log = logging.getLogger("minivirt.core")
 
@@ -54,6 +55,24 @@ def open(uri: str | None = None) -> Connection:
 def open_read_only(uri: str | None = None) -> Connection:
     """Mirrors virConnectOpenReadOnly: every modifying call is refused with OPERATION_DENIED."""
     return Connection._open(uri, read_only=True)
+
+
+class Domain(DomainHandle):
+    """A domain handle (virDomainPtr) of a :class:`Connection`.
+
+    Its methods and the domain entry points are ``minivirt.core.domain``'s;
+    this class only gives ``conn`` its precise type.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, conn: Connection, ref: DomainRef) -> None:
+        super().__init__(conn, ref)
+
+    @property
+    def conn(self) -> Connection:
+        """The connection this handle belongs to (virDomainGetConnect)."""
+        return cast(Connection, self._conn)
 
 
 class Connection:
@@ -90,11 +109,10 @@ class Connection:
         if self._read_only:
             raise checks.read_only_denied(function)
 
-    def _slot(self, name: str, function: str, domain: ErrorDomain = ErrorDomain.DOMAIN) -> Any:
-        method = getattr(self._driver, name, None)
-        if method is None:
-            raise checks.unsupported(function, domain)
-        return method
+    def _table(
+        self, slot: DriverSlot, function: str, domain: ErrorDomain = ErrorDomain.DOMAIN
+    ) -> HypervisorDriver:
+        return checks.supported(self._driver, slot, function, domain)
 
     def is_read_only(self) -> bool:
         return self._read_only
@@ -123,12 +141,12 @@ class Connection:
     def get_type(self) -> str:
         """Mirrors virConnectGetType."""
         self._check("virConnectGetType")
-        return cast(str, self._slot("get_type", "virConnectGetType", ErrorDomain.NONE)())
+        return self._table("get_type", "virConnectGetType", ErrorDomain.NONE).get_type()
 
     def get_version(self) -> int:
         """Mirrors virConnectGetVersion: the hypervisor's version."""
         self._check("virConnectGetVersion")
-        return cast(int, self._slot("get_version", "virConnectGetVersion", ErrorDomain.NONE)())
+        return self._table("get_version", "virConnectGetVersion", ErrorDomain.NONE).get_version()
 
     def get_lib_version(self) -> int:
         """Mirrors virConnectGetLibVersion."""
@@ -138,26 +156,28 @@ class Connection:
     def get_hostname(self) -> str:
         """Mirrors virConnectGetHostname."""
         self._check("virConnectGetHostname")
-        method = getattr(self._driver, "get_hostname", None)
-        return socket.gethostname() if method is None else cast(str, method())
+        if "get_hostname" in self._driver.unsupported_slots:
+            return socket.gethostname()
+        return self._driver.get_hostname()
 
     def is_alive(self) -> bool:
         """Mirrors virConnectIsAlive."""
         if self._closed:
             return False
-        method = getattr(self._driver, "is_alive", None)
-        return True if method is None else bool(method())
+        if "is_alive" in self._driver.unsupported_slots:
+            return True
+        return self._driver.is_alive()
 
     # -- lookups ----------------------------------------------------------
-    def _domain(self, ref: object) -> Domain:
-        return Domain(self, cast(DomainRef, ref))
+    def _domain(self, ref: DomainRef) -> Domain:
+        return Domain(self, ref)
 
     def lookup_by_name(self, name: str) -> Domain:
         """Mirrors virDomainLookupByName.  Raises INVALID_CONN, INVALID_ARG, NO_DOMAIN."""
         fn = "virDomainLookupByName"
         self._check(fn, ErrorDomain.DOMAIN)
         checks.non_null(name, "name", fn)
-        return self._domain(self._slot("lookup_by_name", fn)(name))
+        return self._domain(self._table("lookup_by_name", fn).lookup_by_name(name))
 
     def lookup_by_id(self, id: int) -> Domain:
         """Mirrors virDomainLookupByID.  Raises INVALID_CONN, INVALID_ARG, NO_DOMAIN."""
@@ -166,7 +186,7 @@ class Connection:
         if isinstance(id, bool) or not isinstance(id, int):
             raise checks.invalid_arg("id", fn, f"id in {fn} must be an integer")
         checks.non_negative(id, "id", fn)
-        return self._domain(self._slot("lookup_by_id", fn)(id))
+        return self._domain(self._table("lookup_by_id", fn).lookup_by_id(id))
 
     def lookup_by_uuid_string(self, uuid: str) -> Domain:
         """Mirrors virDomainLookupByUUIDString.  Raises INVALID_CONN, INVALID_ARG, NO_DOMAIN."""
@@ -178,14 +198,14 @@ class Connection:
             raise checks.invalid_arg("uuidstr", fn, f"uuidstr in {fn} must be a valid UUID")
         hexa = text.replace("-", "").lower()
         canonical = f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
-        return self._domain(self._slot("lookup_by_uuid", fn)(canonical))
+        return self._domain(self._table("lookup_by_uuid", fn).lookup_by_uuid(canonical))
 
     def list_all_domains(self, flags: int = 0) -> list[Domain]:
         """Mirrors virConnectListAllDomains (ACTIVE / INACTIVE filters)."""
         fn = "virConnectListAllDomains"
         self._check(fn, ErrorDomain.DOMAIN)
         flags = checks.uint_arg(flags, "flags", fn)
-        refs = self._slot("list_all_domains", fn)(flags)
+        refs = self._table("list_all_domains", fn).list_all_domains(flags)
         return [self._domain(r) for r in refs]
 
     def list_domains_id(self) -> list[int]:
@@ -203,7 +223,7 @@ class Connection:
         self._check(fn, ErrorDomain.DOMAIN)
         self._writable(fn)
         checks.non_null(xml, "xml", fn)
-        return self._domain(self._slot("domain_define_xml", fn)(xml, 0))
+        return self._domain(self._table("domain_define_xml", fn).domain_define_xml(xml, 0))
 
     # -- events -----------------------------------------------------------
     def domain_event_register_any(
@@ -237,9 +257,11 @@ class Connection:
             raise checks.invalid_arg(
                 "eventID", fn, f"eventID in {fn} must be less than {int(DomainEventID.LAST)}"
             )
-        register = self._slot("connect_domain_event_register_any", fn)
+        table = self._table("connect_domain_event_register_any", fn)
         relay = self._relay(callback, opaque)
-        callback_id = cast(int, register(None if dom is None else dom.ref, event_id, relay))
+        callback_id = table.connect_domain_event_register_any(
+            None if dom is None else dom.ref, event_id, relay
+        )
         with self._lock:
             self._callbacks.add(callback_id)
         return callback_id
@@ -251,7 +273,9 @@ class Connection:
         if isinstance(callback_id, bool) or not isinstance(callback_id, int):
             raise checks.invalid_arg("callbackID", fn, f"callbackID in {fn} must be an integer")
         checks.non_negative(callback_id, "callbackID", fn)
-        self._slot("connect_domain_event_deregister_any", fn)(callback_id)
+        self._table("connect_domain_event_deregister_any", fn).connect_domain_event_deregister_any(
+            callback_id
+        )
         with self._lock:
             self._callbacks.discard(callback_id)
 

@@ -2,16 +2,17 @@
 
 Every entry point runs libvirt's checks in libvirt's order — valid domain,
 read-only denial (not for queries), non-null arguments — then dispatches to
-the connection's driver, or reports VIR_ERR_NO_SUPPORT when the driver has no
-such slot.  A check that fails never reaches the driver.  Entry points never
+the connection's driver through a typed call of its
+:class:`~minivirt.public.HypervisorDriver` slot, or reports VIR_ERR_NO_SUPPORT
+when the driver declares that slot unsupported (``checks.supported``).  A
+check that fails never reaches the driver.  Entry points never
 catch driver errors: a VirError from the driver reaches the caller as is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import Protocol
 
 from minivirt.core import checks
 from minivirt.public import (
@@ -20,13 +21,13 @@ from minivirt.public import (
     DomainInfo,
     DomainRef,
     DomainState,
+    DriverSlot,
+    HypervisorDriver,
 )
 
-if TYPE_CHECKING:
-    from minivirt.core.connection import Connection
-
 __all__ = [
-    "Domain",
+    "DomainHandle",
+    "HandleOwner",
     "domain_block_job_abort",
     "domain_block_job_set_speed",
     "domain_block_pull",
@@ -43,17 +44,35 @@ __all__ = [
 log = logging.getLogger("minivirt.core")
 
 
-class Domain:
-    """A domain handle (virDomainPtr): a connection plus the domain's name, UUID and id."""
+class HandleOwner(Protocol):
+    """What the domain entry points need of a handle's connection.
+
+    :class:`minivirt.core.Connection` is the one implementation; naming it
+    here would make this module and ``connection`` import each other.
+    """
+
+    @property
+    def driver(self) -> HypervisorDriver: ...
+    @property
+    def closed(self) -> bool: ...
+    def is_read_only(self) -> bool: ...
+
+
+class DomainHandle:
+    """A domain handle (virDomainPtr): a connection plus the domain's name, UUID and id.
+
+    The base of :class:`minivirt.core.Domain`, which types ``conn`` as its
+    Connection; the entry points below accept any handle.
+    """
 
     __slots__ = ("_conn", "_ref")
 
-    def __init__(self, conn: Connection, ref: DomainRef) -> None:
+    def __init__(self, conn: HandleOwner, ref: DomainRef) -> None:
         self._conn = conn
         self._ref = ref
 
     @property
-    def conn(self) -> Connection:
+    def conn(self) -> HandleOwner:
         """The connection this handle belongs to."""
         return self._conn
 
@@ -81,7 +100,7 @@ class Domain:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, Domain)
+            isinstance(other, DomainHandle)
             and other._conn is self._conn
             and other._ref.uuid == self._ref.uuid
         )
@@ -131,79 +150,75 @@ class Domain:
         domain_block_job_set_speed(self, disk, bandwidth, flags)
 
 
-def _domain(dom: object, function: str) -> Domain:
-    """virCheckDomainReturn: a Domain whose connection is still open."""
-    if not isinstance(dom, Domain) or dom.conn.closed:
+def _domain(dom: object, function: str) -> DomainHandle:
+    """virCheckDomainReturn: a domain handle whose connection is still open."""
+    if not isinstance(dom, DomainHandle) or dom.conn.closed:
         raise checks.invalid_domain(function)
     return dom
 
 
-def _writable(dom: Domain, function: str) -> None:
+def _writable(dom: DomainHandle, function: str) -> None:
     if dom.conn.is_read_only():
         raise checks.read_only_denied(function)
 
 
-def _slot(dom: Domain, name: str, function: str) -> Callable[..., object]:
-    method = getattr(dom.conn.driver, name, None)
-    if method is None:
-        raise checks.unsupported(function)
-    return cast("Callable[..., object]", method)
+def _driver(dom: DomainHandle, slot: DriverSlot, function: str) -> HypervisorDriver:
+    """The table to call ``slot`` on; NO_SUPPORT when the driver declares it unsupported."""
+    return checks.supported(dom.conn.driver, slot, function)
 
 
-def domain_create(dom: Domain, flags: int = 0) -> None:
+def domain_create(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainCreateWithFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainCreateWithFlags" if flags else "virDomainCreate"
     dom = _domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    ref = _slot(dom, "domain_create", fn)(dom.ref, flags)
-    if isinstance(ref, DomainRef):
-        dom._update(ref)
+    dom._update(_driver(dom, "domain_create", fn).domain_create(dom.ref, flags))
 
 
-def domain_destroy(dom: Domain, flags: int = 0) -> None:
+def domain_destroy(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainDestroyFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainDestroyFlags" if flags else "virDomainDestroy"
     dom = _domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _slot(dom, "domain_destroy", fn)(dom.ref, flags)
+    _driver(dom, "domain_destroy", fn).domain_destroy(dom.ref, flags)
     dom._update(DomainRef(dom.name, dom.ref.uuid, -1))
 
 
-def domain_undefine(dom: Domain, flags: int = 0) -> None:
+def domain_undefine(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainUndefineFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainUndefineFlags" if flags else "virDomainUndefine"
     dom = _domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _slot(dom, "domain_undefine", fn)(dom.ref, flags)
+    _driver(dom, "domain_undefine", fn).domain_undefine(dom.ref, flags)
 
 
-def domain_get_info(dom: Domain) -> DomainInfo:
+def domain_get_info(dom: DomainHandle) -> DomainInfo:
     """Mirrors virDomainGetInfo.  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetInfo"
     dom = _domain(dom, fn)
-    return cast(DomainInfo, _slot(dom, "domain_get_info", fn)(dom.ref))
+    return _driver(dom, "domain_get_info", fn).domain_get_info(dom.ref)
 
 
-def domain_get_state(dom: Domain, flags: int = 0) -> tuple[int, int]:
+def domain_get_state(dom: DomainHandle, flags: int = 0) -> tuple[int, int]:
     """Mirrors virDomainGetState: (state, reason).  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetState"
     dom = _domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    return cast("tuple[int, int]", _slot(dom, "domain_get_state", fn)(dom.ref, flags))
+    return _driver(dom, "domain_get_state", fn).domain_get_state(dom.ref, flags)
 
 
-def domain_get_xml_desc(dom: Domain, flags: int = 0) -> str:
+def domain_get_xml_desc(dom: DomainHandle, flags: int = 0) -> str:
     """Mirrors virDomainGetXMLDesc.  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetXMLDesc"
     dom = _domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    return cast(str, _slot(dom, "domain_get_xml_desc", fn)(dom.ref, flags))
+    return _driver(dom, "domain_get_xml_desc", fn).domain_get_xml_desc(dom.ref, flags)
 
 
-def domain_block_pull(dom: Domain, disk: str, bandwidth: int = 0, flags: int = 0) -> None:
+def domain_block_pull(dom: DomainHandle, disk: str, bandwidth: int = 0, flags: int = 0) -> None:
     """Mirrors virDomainBlockPull: start copying the backing chain into ``disk``.
 
     Raises INVALID_DOMAIN (from DOM), OPERATION_DENIED, INVALID_ARG (disk NULL),
@@ -216,11 +231,11 @@ def domain_block_pull(dom: Domain, disk: str, bandwidth: int = 0, flags: int = 0
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _slot(dom, "domain_block_pull", fn)(dom.ref, disk, bandwidth, flags)
+    _driver(dom, "domain_block_pull", fn).domain_block_pull(dom.ref, disk, bandwidth, flags)
 
 
 def domain_block_rebase(
-    dom: Domain, disk: str, base: str | None, bandwidth: int = 0, flags: int = 0
+    dom: DomainHandle, disk: str, base: str | None, bandwidth: int = 0, flags: int = 0
 ) -> None:
     """Mirrors virDomainBlockRebase: a pull of the layers above ``base`` (all when None).
 
@@ -248,10 +263,12 @@ def domain_block_rebase(
         checks.non_null(base, "base", fn)
     elif flags & copy_only:
         raise checks.invalid_arg("flags", fn, "use of flags requires a copy job")
-    _slot(dom, "domain_block_rebase", fn)(dom.ref, disk, base, bandwidth, flags)
+    _driver(dom, "domain_block_rebase", fn).domain_block_rebase(
+        dom.ref, disk, base, bandwidth, flags
+    )
 
 
-def domain_get_block_job_info(dom: Domain, disk: str, flags: int = 0) -> BlockJobInfo | None:
+def domain_get_block_job_info(dom: DomainHandle, disk: str, flags: int = 0) -> BlockJobInfo | None:
     """Mirrors virDomainGetBlockJobInfo: the job on ``disk``, or None when it has none.
 
     Allowed on read-only connections.  Raises INVALID_DOMAIN, INVALID_ARG
@@ -261,11 +278,12 @@ def domain_get_block_job_info(dom: Domain, disk: str, flags: int = 0) -> BlockJo
     dom = _domain(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    info = _slot(dom, "domain_get_block_job_info", fn)(dom.ref, disk, flags)
-    return cast("BlockJobInfo | None", info)
+    return _driver(dom, "domain_get_block_job_info", fn).domain_get_block_job_info(
+        dom.ref, disk, flags
+    )
 
 
-def domain_block_job_abort(dom: Domain, disk: str, flags: int = 0) -> None:
+def domain_block_job_abort(dom: DomainHandle, disk: str, flags: int = 0) -> None:
     """Mirrors virDomainBlockJobAbort.
 
     Raises INVALID_DOMAIN, OPERATION_DENIED, INVALID_ARG (disk NULL), NO_SUPPORT,
@@ -277,10 +295,12 @@ def domain_block_job_abort(dom: Domain, disk: str, flags: int = 0) -> None:
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _slot(dom, "domain_block_job_abort", fn)(dom.ref, disk, flags)
+    _driver(dom, "domain_block_job_abort", fn).domain_block_job_abort(dom.ref, disk, flags)
 
 
-def domain_block_job_set_speed(dom: Domain, disk: str, bandwidth: int, flags: int = 0) -> None:
+def domain_block_job_set_speed(
+    dom: DomainHandle, disk: str, bandwidth: int, flags: int = 0
+) -> None:
     """Mirrors virDomainBlockJobSetSpeed (bandwidth in MiB/s unless BANDWIDTH_BYTES).
 
     Raises INVALID_DOMAIN, OPERATION_DENIED, INVALID_ARG (disk NULL), NO_SUPPORT,
@@ -293,4 +313,6 @@ def domain_block_job_set_speed(dom: Domain, disk: str, bandwidth: int, flags: in
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _slot(dom, "domain_block_job_set_speed", fn)(dom.ref, disk, bandwidth, flags)
+    _driver(dom, "domain_block_job_set_speed", fn).domain_block_job_set_speed(
+        dom.ref, disk, bandwidth, flags
+    )

@@ -1,20 +1,30 @@
 """The driver registry (libvirt's virRegisterConnectDriver) and the open logic.
 
-Core never imports a driver: ``minivirt.wiring`` (the composition root) calls
-:func:`register_driver`; it is imported by name the first time a connection is
-opened, as libvirt's virInitialize registers its drivers.
+Core never imports a driver, nor the module that registers them: the
+composition root ``minivirt.wiring`` imports core and calls
+:func:`register_driver`, and the programs (``minivirsh``, ``minivirtd``, the
+bindings) import ``minivirt.wiring`` with a plain import the import contracts
+see.  Opening a connection with no driver registered is an error that says
+so (a missing wiring), never a silent "no driver accepts this URI".  Each
+driver an accepting factory returns is checked once against the driver table:
+every slot is filled or declared in ``unsupported_slots``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
 from collections.abc import Callable
 
 from minivirt.core.uri import URI
-from minivirt.public import ErrorDomain, ErrorNumber, HypervisorDriver, VirError
+from minivirt.public import (
+    DRIVER_METHODS,
+    ErrorDomain,
+    ErrorNumber,
+    HypervisorDriver,
+    VirError,
+)
 
 __all__ = [
     "DriverFactory",
@@ -31,7 +41,6 @@ DriverFactory = Callable[[URI, bool], "HypervisorDriver | None"]
 
 _lock = threading.Lock()
 _drivers: list[tuple[str, DriverFactory]] = []
-_initialized = False
 _server_mode = False
 
 
@@ -44,7 +53,6 @@ def register_driver(name: str, factory: DriverFactory) -> None:
 
 def registered_drivers() -> list[str]:
     """Names of the registered drivers, in probe order."""
-    _initialize()
     with _lock:
         return [n for n, _ in _drivers]
 
@@ -84,33 +92,57 @@ def _setup_debug_logging() -> None:
     logger.setLevel(logging.DEBUG)
 
 
-def _initialize() -> None:
-    global _initialized
-    if _initialized:
-        return
-    _initialized = True
-    _setup_debug_logging()
-    try:
-        importlib.import_module("minivirt.wiring")
-    except ModuleNotFoundError as exc:
-        if exc.name != "minivirt.wiring":
-            raise
+_setup_debug_logging()
+
+
+def _no_drivers() -> VirError:
+    return VirError.report(
+        ErrorNumber.INTERNAL_ERROR,
+        ErrorDomain.NONE,
+        "no connection driver is registered: import minivirt.wiring "
+        "(or register drivers with minivirt.core.register_driver) before opening",
+    )
+
+
+def _check_table(name: str, driver: HypervisorDriver) -> HypervisorDriver:
+    """INTERNAL_ERROR when ``driver`` neither fills nor declares unsupported a slot."""
+    declared = getattr(driver, "unsupported_slots", None)
+    if not isinstance(declared, frozenset):
+        missing = ["unsupported_slots"]
+    else:
+        missing = [
+            slot
+            for slot in ("close", *DRIVER_METHODS)
+            if slot not in declared and not callable(getattr(driver, slot, None))
+        ]
+    if missing:
+        close = getattr(driver, "close", None)
+        if callable(close):
+            close()
+        raise VirError.report(
+            ErrorNumber.INTERNAL_ERROR,
+            ErrorDomain.NONE,
+            f"driver '{name}' neither fills nor declares unsupported: {', '.join(missing)}",
+        )
+    return driver
 
 
 def open_driver(name: str | None, read_only: bool) -> tuple[URI, HypervisorDriver]:
     """Find the driver that accepts ``name`` and open it.
 
-    Raises VIR_ERR_NO_CONNECT "no connection driver available for No
-    connection for URI …" when every driver declines, as libvirt does, and
-    whatever error the accepting driver raised while opening.
+    Raises VIR_ERR_NO_CONNECT "no connection driver available for <uri>" when
+    every driver declines, as libvirt does, whatever error the accepting driver
+    raised while opening, and VIR_ERR_INTERNAL_ERROR when no driver is
+    registered at all or the accepting one does not conform to the table.
     """
-    _initialize()
     text = name if name else default_uri()
     uri = URI.parse(text)
     with _lock:
         drivers = list(_drivers)
-    for _, factory in drivers:
+    if not drivers:
+        raise _no_drivers()
+    for driver_name, factory in drivers:
         driver = factory(uri, read_only)
         if driver is not None:
-            return uri, driver
-    raise VirError.report(ErrorNumber.NO_CONNECT, ErrorDomain.NONE, f"No connection for URI {text}")
+            return uri, _check_table(driver_name, driver)
+    raise VirError.report(ErrorNumber.NO_CONNECT, ErrorDomain.NONE, text)

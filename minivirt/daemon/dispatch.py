@@ -5,9 +5,10 @@ or ``client``), the read-only refusal, the client's public-API connection and
 its event registrations (one per event id, relayed as MESSAGE frames through
 the ``send_event`` hook).  The generated dispatchers come from
 ``server_stubs``.  Dispatchers run in the daemon's worker threads, or on
-its I/O thread for the calls the client's driver declares non-blocking.  Must not:
-import minivirt.core (the daemon hands in ``open_conn`` and ``make_domain``),
-do socket I/O.
+its I/O thread for the calls the client's driver declares non-blocking.  It
+calls the public API through what ``server`` hands in (``open_conn``,
+``make_domain``), so that it can be tested with fakes.  Must not: do socket
+I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final
 from minivirt.public import (
     DomainEventID,
     DomainRef,
+    DriverSlot,
     ErrorDomain,
     ErrorNumber,
     VirError,
@@ -48,7 +50,7 @@ EVENT_PROCEDURES: Final[dict[int, int]] = {
 SendEvent = Callable[[int, WireStruct], None]
 
 #: The driver slot behind each API a procedure calls (see ``nonblocking_slots``).
-API_SLOTS: Final[dict[str, str]] = {
+API_SLOTS: Final[dict[str, DriverSlot]] = {
     "virConnectGetType": "get_type",
     "virConnectGetVersion": "get_version",
     "virConnectGetHostname": "get_hostname",

@@ -3,7 +3,13 @@
 Stdlib only; no logic beyond formatting error messages.
 """
 
-from minivirt.public.driver import DRIVER_METHODS, ConnectURI, EventCallback, HypervisorDriver
+from minivirt.public.driver import (
+    DRIVER_METHODS,
+    ConnectURI,
+    DriverSlot,
+    EventCallback,
+    HypervisorDriver,
+)
 from minivirt.public.enums import (
     ConnectListAllDomainsFlags,
     DomainBlockCommitFlags,
@@ -59,6 +65,7 @@ __all__ = [
     "DomainBlockJobType",
     "DomainBlockPullFlags",
     "DomainBlockRebaseFlags",
+    "DriverSlot",
     "DomainEvent",
     "DomainEventDefinedDetailType",
     "DomainEventID",

@@ -1,21 +1,31 @@
 """The hypervisor driver interface (libvirt's ``virHypervisorDriver`` table).
 
-A driver is any object with some of these methods.  Only ``close`` is
-mandatory; a method a driver leaves out behaves as libvirt's NULL slot: the
-entry point in ``minivirt.core`` reports VIR_ERR_NO_SUPPORT.  Drivers raise
-:class:`~minivirt.public.errors.VirError` for every failure and never return
-error codes.  Drivers must be thread-safe: the daemon calls them from worker
-threads.  This module declares; it implements nothing.
+:class:`HypervisorDriver` is the whole table: every slot is a typed method,
+so ``mypy --strict`` checks each call core makes against it, and a driver
+whose factory is typed ``-> HypervisorDriver`` must have every slot.  What
+libvirt expresses with a NULL slot is *declared* here: a driver lists the
+slots it cannot serve in ``unsupported_slots`` (a frozenset of
+:data:`DriverSlot` names, checked by mypy too), and the entry point in
+``minivirt.core`` reports VIR_ERR_NO_SUPPORT with its own function name
+("this function is not supported by the connection driver: virDomainX")
+after libvirt's other checks, without calling the slot.  Core never guesses
+from a missing attribute; when a driver is opened, core refuses one that
+neither fills nor declares a slot (VIR_ERR_INTERNAL_ERROR), so a misspelt
+method is found at the first open, not as "not supported".
+
+Drivers raise :class:`~minivirt.public.errors.VirError` for every failure
+and never return error codes.  Drivers must be thread-safe: the daemon calls
+them from worker threads.  This module declares; it implements nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol, get_args
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
-__all__ = ["DRIVER_METHODS", "ConnectURI", "EventCallback", "HypervisorDriver"]
+__all__ = ["DRIVER_METHODS", "ConnectURI", "DriverSlot", "EventCallback", "HypervisorDriver"]
 
 #: What a driver calls for each event delivered to one registration.  It is
 #: invoked from the application's event loop, never from inside a driver call.
@@ -43,8 +53,47 @@ class ConnectURI(Protocol):
     def query(self) -> dict[str, str]: ...
 
 
+#: The name of every slot of :class:`HypervisorDriver` but ``close``, in table order.
+DriverSlot = Literal[
+    "get_type",
+    "get_version",
+    "get_hostname",
+    "is_alive",
+    "list_all_domains",
+    "lookup_by_name",
+    "lookup_by_id",
+    "lookup_by_uuid",
+    "domain_define_xml",
+    "domain_undefine",
+    "domain_create",
+    "domain_destroy",
+    "domain_get_info",
+    "domain_get_state",
+    "domain_get_xml_desc",
+    "domain_block_pull",
+    "domain_block_rebase",
+    "domain_get_block_job_info",
+    "domain_block_job_abort",
+    "domain_block_job_set_speed",
+    "connect_domain_event_register_any",
+    "connect_domain_event_deregister_any",
+]
+
+
 class HypervisorDriver(Protocol):
-    """The full driver table.  Each method's docstring names libvirt's slot."""
+    """The full driver table.  Each method's docstring names libvirt's slot.
+
+    ``close`` is mandatory; every other slot is named by :data:`DriverSlot`.
+    """
+
+    @property
+    def unsupported_slots(self) -> frozenset[DriverSlot]:
+        """The slots this driver cannot serve (libvirt's NULL slots); usually empty.
+
+        Core reports VIR_ERR_NO_SUPPORT for them and never calls them.  A
+        driver may leave such a method out entirely.
+        """
+        ...
 
     def close(self) -> None:
         """connectClose: release the connection's resources (events deregistered)."""
@@ -140,27 +189,4 @@ class HypervisorDriver(Protocol):
 
 
 #: Every slot name of :class:`HypervisorDriver` but ``close``, in table order.
-DRIVER_METHODS: Final[tuple[str, ...]] = (
-    "get_type",
-    "get_version",
-    "get_hostname",
-    "is_alive",
-    "list_all_domains",
-    "lookup_by_name",
-    "lookup_by_id",
-    "lookup_by_uuid",
-    "domain_define_xml",
-    "domain_undefine",
-    "domain_create",
-    "domain_destroy",
-    "domain_get_info",
-    "domain_get_state",
-    "domain_get_xml_desc",
-    "domain_block_pull",
-    "domain_block_rebase",
-    "domain_get_block_job_info",
-    "domain_block_job_abort",
-    "domain_block_job_set_speed",
-    "connect_domain_event_register_any",
-    "connect_domain_event_deregister_any",
-)
+DRIVER_METHODS: Final[tuple[DriverSlot, ...]] = get_args(DriverSlot)

@@ -25,6 +25,7 @@ from minivirt.public import (
     DomainRef,
     DomainState,
     DomainXMLFlags,
+    DriverSlot,
     ErrorDomain,
     ErrorNumber,
     EventCallback,
@@ -129,6 +130,7 @@ class QemuConnection:
     #: Calls answered from the driver's memory, never from QEMU or the disk: a
     #: server may run them inline.  Block jobs, lifecycle calls and the
     #: version probe (it may run the emulator) are not among them.
+    unsupported_slots: Final = frozenset[DriverSlot]()  # fills every slot
     nonblocking_slots: Final = frozenset(
         {
             "get_type",

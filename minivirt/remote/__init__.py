@@ -1,4 +1,4 @@
-"""The remote driver (patch 3): protocol, sans-I/O codec, client driver, minivirtd.
+"""The remote driver (patch 3): protocol, sans-I/O codec, client driver.
 
 ``open_driver(uri, read_only)`` is the factory ``minivirt.wiring`` registers:
 it accepts ``qemu+tcp://HOST[:PORT]/system``, ``test+tcp://HOST[:PORT]/PATH``,
@@ -6,7 +6,8 @@ it accepts ``qemu+tcp://HOST[:PORT]/system``, ``test+tcp://HOST[:PORT]/PATH``,
 ``/run/minivirt/minivirt-sock``, or ``?socket=PATH``) and
 ``qemu+tls://HOST[:PORT]/system`` (x509 certificates in libvirt's places, or
 ``?pkipath=DIR``; ``no_verify=1``), and declines (None) anything else.
-This package imports public and events only; ``daemon`` alone imports core.
+This package imports public and events only; the server side, minivirtd,
+is the ``minivirt.daemon`` package.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from minivirt.public import (
     DomainEventID,
     DomainInfo,
     DomainRef,
+    DriverSlot,
     EventCallback,
     LifecycleEvent,
     VirError,
@@ -89,6 +90,9 @@ class RemoteDriver(ClientStubs):
     data: …"), INTERNAL_ERROR (RPC) "client socket is closed" afterwards, and
     RPC (RPC) for protocol violations either way.
     """
+
+    #: Every slot is a procedure; the daemon reports what its own driver cannot do.
+    unsupported_slots: Final = frozenset[DriverSlot]()
 
     def __init__(self, sock: StreamSocket) -> None:
         self._rpc = RPCClient(sock, self._event)

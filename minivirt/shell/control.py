@@ -6,7 +6,8 @@ URI was given, with virsh's "failed to connect to the hypervisor" report),
 the last libvirt error to report when a command fails, domain lookup by id,
 UUID or name, and the typed option accessors with virsh's error texts
 (scaled bandwidth, timeouts, exclusive and required options).  It imports
-``minivirt.core`` only when a connection is needed, never a driver.
+``minivirt.core`` and ``minivirt.wiring`` (which registers the drivers with
+core) only when a connection is needed, never a driver.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class Control:
 
         ``uri`` None keeps the current URI (None itself meaning the default one).
         """
+        import minivirt.wiring  # noqa: F401  (registers the drivers with core)
         from minivirt import core
         from minivirt.public import VirError
 

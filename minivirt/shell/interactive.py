@@ -14,8 +14,8 @@ import os
 from typing import TextIO
 
 from minivirt.shell.control import Control
-from minivirt.shell.main import PROGRAM, parse_line, run_command
 from minivirt.shell.options import OptType, ParseError, split_commands
+from minivirt.shell.runner import PROGRAM, parse_line, run_command
 
 __all__ = ["complete", "history_file", "run_interactive"]
 

@@ -5,8 +5,9 @@ This module owns the command line of the program (``-c URI``, ``-r``,
 is given (virsh connects at start-up then; otherwise lazily, on the first
 command that needs it), running parsed commands with virsh's reporting
 (errors on stderr as ``error: <message>``, one newline on stdout after each
-command unless quiet) and the exit status.  The interactive loop lives in
-``minivirt.shell.interactive``.  Nothing heavy is imported here: core is
+command unless quiet) and the exit status.  Running and parsing one command
+line is ``minivirt.shell.runner``'s (shared with the interactive loop of
+``minivirt.shell.interactive``).  Nothing heavy is imported here: core is
 imported when the first connection is opened.
 """
 
@@ -16,53 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from minivirt.shell.control import CommandFailed, Control
-from minivirt.shell.options import ParsedCommand, ParseError, parse_tokens, split_commands
+from minivirt.shell.control import Control
+from minivirt.shell.options import ParseError, split_commands
+from minivirt.shell.runner import PROGRAM, parse_line, run_command
 
 __all__ = ["PROGRAM", "main", "parse_line", "run_command"]
-
-PROGRAM = "minivirsh"
-
-
-def run_command(ctl: Control, parsed: ParsedCommand) -> bool:
-    """vshCommandRun for one command: connect if needed, run, report, print the newline."""
-    cmd = parsed.cmd
-    ok = False
-    if not cmd.needs_connection or ctl.connection() is not None:
-        try:
-            ok = cmd.handler(ctl, parsed)
-        except CommandFailed:
-            ok = False
-        except Exception as exc:
-            from minivirt.public import VirError  # imported only when something failed
-
-            if not isinstance(exc, VirError):
-                raise
-            ctl.last_error = exc
-            ok = False
-    if not ok:
-        ctl.report_error()
-    ctl.last_error = None
-    if cmd.name in ("quit", "exit"):
-        return ok
-    ctl.print_extra("\n")
-    return ok
-
-
-def parse_line(ctl: Control, commands: Sequence[Sequence[str]]) -> list[ParsedCommand] | None:
-    """Parse every command of a line first (as vshCommandParse); None after printing errors."""
-    from minivirt.shell.commands import REGISTRY
-
-    parsed = []
-    try:
-        for tokens in commands:
-            parsed.append(parse_tokens(REGISTRY, tokens))
-    except ParseError as exc:
-        for message in exc.messages:
-            ctl.error(message)
-        return None
-    return parsed
-
 
 _USAGE = """
 {p} [options]... [<command_string>]

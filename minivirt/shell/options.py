@@ -11,10 +11,7 @@ commands' behaviour and imports nothing of minivirt.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:
-    from minivirt.shell.control import Control
+from typing import Any, Final
 
 __all__ = [
     "HELP_OPTION",
@@ -64,8 +61,10 @@ class OptDef:
         return f"OptDef({self.name!r}, {self.type!r})"
 
 
-#: A command's handler: returns True on success (virsh's bool handlers).
-Handler = Callable[["Control", "ParsedCommand"], bool]
+#: A command's handler: ``handler(ctl, cmd)`` returns True on success (virsh's bool
+#: handlers).  ``ctl`` is the session, ``minivirt.shell.control.Control``, which imports
+#: this module: naming it here would close an import circle, hence ``Any``.
+Handler = Callable[[Any, "ParsedCommand"], bool]
 
 
 class CommandDef:

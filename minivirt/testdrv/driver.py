@@ -23,6 +23,7 @@ from minivirt.public import (
     ConnectURI,
     DomainInfo,
     DomainRef,
+    DriverSlot,
     ErrorDomain,
     ErrorNumber,
     EventCallback,
@@ -94,6 +95,7 @@ class TestDriver:
     """One test:///default connection (every slot of the driver table)."""
 
     #: Every call is in memory and never waits: a server may run it inline.
+    unsupported_slots: Final = frozenset[DriverSlot]()  # fills every slot
     nonblocking_slots: Final = frozenset(DRIVER_METHODS)
 
     __test__ = False  # not a pytest class

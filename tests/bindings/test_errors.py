@@ -187,7 +187,7 @@ def test_closed_connection_and_its_domains(conn, dom) -> None:
 def test_open_unknown_uri() -> None:
     exc = _raises(lambda: libvirt.open("bogus:///x"))
     assert exc.get_error_code() == libvirt.VIR_ERR_NO_CONNECT
-    assert str(exc) == "no connection driver available for No connection for URI bogus:///x"
+    assert str(exc) == "no connection driver available for bogus:///x"
 
 
 def test_error_handler_sees_every_error(conn) -> None:

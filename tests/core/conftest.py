@@ -5,13 +5,26 @@ from __future__ import annotations
 import pytest
 
 from minivirt import core
-from minivirt.public import BlockJobInfo, DomainInfo, DomainRef, ErrorDomain, ErrorNumber, VirError
+from minivirt.public import (
+    DRIVER_METHODS,
+    BlockJobInfo,
+    DomainInfo,
+    DomainRef,
+    ErrorDomain,
+    ErrorNumber,
+    VirError,
+)
 
 REF = DomainRef("fakedom", "11111111-2222-3333-4444-555555555555", 3)
 
 
 class RecordingDriver:
-    """Records every call; answers with canned values."""
+    """Records every call; answers with canned values.  It cannot undefine nor describe
+    a domain, nor tell its version or host: it declares those slots unsupported."""
+
+    unsupported_slots = frozenset(
+        {"domain_undefine", "domain_get_xml_desc", "get_version", "get_hostname", "is_alive"}
+    )
 
     def __init__(self) -> None:
         self.calls: list[tuple[object, ...]] = []
@@ -98,7 +111,25 @@ class RecordingDriver:
 
 
 class BareDriver:
-    """A driver that fills no optional slot."""
+    """A driver that fills no slot but ``close``, and declares every other one unsupported."""
+
+    unsupported_slots = frozenset(DRIVER_METHODS)
+
+    def close(self) -> None:
+        pass
+
+
+class UndeclaredDriver(RecordingDriver):
+    """A driver that neither fills nor declares a slot (here a misspelt name)."""
+
+    unsupported_slots = RecordingDriver.unsupported_slots - {"domain_undefine"}
+
+    def domain_undefin(self, dom: DomainRef, flags: int) -> None:
+        raise AssertionError("never called")
+
+
+class UntabledDriver:
+    """A driver with no ``unsupported_slots`` declaration at all."""
 
     def close(self) -> None:
         pass
@@ -114,6 +145,12 @@ def _factory(uri: core.URI, read_only: bool) -> object | None:
         return drv
     if uri.scheme == "bare":
         return BareDriver()
+    if uri.scheme == "undeclared":
+        drv = UndeclaredDriver()
+        DRIVERS.append(drv)
+        return drv
+    if uri.scheme == "untabled":
+        return UntabledDriver()
     return None
 
 

@@ -256,25 +256,88 @@ def test_empty_disk_reaches_the_driver(conn) -> None:
     assert conn.driver.calls[-1][2] == ""
 
 
-@pytest.mark.parametrize(
-    ("call", "function"),
-    [
-        (lambda d: d.block_pull("vda"), "virDomainBlockPull"),
-        (lambda d: d.get_block_job_info("vda"), "virDomainGetBlockJobInfo"),
-        (lambda d: d.block_job_abort("vda"), "virDomainBlockJobAbort"),
-        (lambda d: d.block_job_set_speed("vda", 1), "virDomainBlockJobSetSpeed"),
-        (lambda d: d.block_rebase("vda", None), "virDomainBlockRebase"),
-        (lambda d: d.get_info(), "virDomainGetInfo"),
-    ],
-)
-def test_missing_slot_is_no_support(call, function) -> None:
+#: Every entry point that dispatches to a slot, with libvirt's function name and the
+#: error domain of its NO_SUPPORT.
+EVERY_SLOT = [
+    (lambda d: d.block_pull("vda"), "virDomainBlockPull", D.DOMAIN),
+    (lambda d: d.get_block_job_info("vda"), "virDomainGetBlockJobInfo", D.DOMAIN),
+    (lambda d: d.block_job_abort("vda"), "virDomainBlockJobAbort", D.DOMAIN),
+    (lambda d: d.block_job_set_speed("vda", 1), "virDomainBlockJobSetSpeed", D.DOMAIN),
+    (lambda d: d.block_rebase("vda", None), "virDomainBlockRebase", D.DOMAIN),
+    (lambda d: d.get_info(), "virDomainGetInfo", D.DOMAIN),
+    (lambda d: d.get_state(), "virDomainGetState", D.DOMAIN),
+    (lambda d: d.get_xml_desc(), "virDomainGetXMLDesc", D.DOMAIN),
+    (lambda d: d.create(), "virDomainCreate", D.DOMAIN),
+    (lambda d: d.destroy(), "virDomainDestroy", D.DOMAIN),
+    (lambda d: d.undefine(), "virDomainUndefine", D.DOMAIN),
+    (lambda d: d.conn.lookup_by_name("x"), "virDomainLookupByName", D.DOMAIN),
+    (lambda d: d.conn.lookup_by_id(1), "virDomainLookupByID", D.DOMAIN),
+    (lambda d: d.conn.lookup_by_uuid_string(REF.uuid), "virDomainLookupByUUIDString", D.DOMAIN),
+    (lambda d: d.conn.list_all_domains(), "virConnectListAllDomains", D.DOMAIN),
+    (lambda d: d.conn.define_xml("<domain/>"), "virDomainDefineXML", D.DOMAIN),
+    (
+        lambda d: d.conn.domain_event_register_any(None, 0, lambda *a: None),
+        "virConnectDomainEventRegisterAny",
+        D.DOMAIN,
+    ),
+    (
+        lambda d: d.conn.domain_event_deregister_any(0),
+        "virConnectDomainEventDeregisterAny",
+        D.DOMAIN,
+    ),
+    (lambda d: d.conn.get_type(), "virConnectGetType", D.NONE),
+    (lambda d: d.conn.get_version(), "virConnectGetVersion", D.NONE),
+]
+
+
+@pytest.mark.parametrize(("call", "function", "domain"), EVERY_SLOT)
+def test_declared_unsupported_slot_is_no_support(call, function, domain) -> None:
+    # The bare driver fills no slot and declares each unsupported: core must report
+    # NO_SUPPORT with its own function name, and never reach for the missing method
+    # (an AttributeError here would mean core called a slot it did not check).
     conn = core.open("bare:///")
     dom = core.Domain(conn, REF)
     with pytest.raises(VirError) as info:
         call(dom)
     err = info.value
-    assert (err.code, err.domain) == (E.NO_SUPPORT, D.DOMAIN)
+    assert (err.code, err.domain) == (E.NO_SUPPORT, domain)
     assert err.message == f"this function is not supported by the connection driver: {function}"
+
+
+def test_unsupported_comes_after_the_other_checks(conn, ro_conn) -> None:
+    # The recording driver declares undefine and XML description unsupported.
+    with pytest.raises(VirError) as info:
+        _dom(conn).undefine()
+    assert info.value.code == E.NO_SUPPORT
+    assert info.value.message.endswith(": virDomainUndefine")
+    with pytest.raises(VirError) as info:
+        ro_conn.lookup_by_name(REF.name).undefine()
+    assert info.value.code == E.OPERATION_DENIED  # read-only first, as in libvirt
+    with pytest.raises(VirError) as info:
+        _dom(conn).get_xml_desc(-1.5)
+    assert info.value.code == E.INVALID_ARG  # argument checks first
+    with pytest.raises(VirError) as info:
+        _dom(conn).get_xml_desc()
+    assert info.value.message.endswith(": virDomainGetXMLDesc")
+    assert {c[0] for c in conn.driver.calls} == {"lookup_by_name"}  # no slot was called
+
+
+def test_a_slot_neither_filled_nor_declared_refuses_the_open() -> None:
+    from .conftest import DRIVERS
+
+    with pytest.raises(VirError) as info:
+        core.open("undeclared:///")
+    err = info.value
+    assert (err.code, err.domain) == (E.INTERNAL_ERROR, D.NONE)
+    assert err.message == (
+        "internal error: driver 'fake' neither fills nor declares unsupported: domain_undefine"
+    )
+    assert DRIVERS[-1].closed
+    with pytest.raises(VirError) as info:
+        core.open("untabled:///")
+    assert info.value.message == (
+        "internal error: driver 'fake' neither fills nor declares unsupported: unsupported_slots"
+    )
 
 
 def test_driver_errors_pass_through(conn) -> None:

@@ -45,7 +45,7 @@ def test_unknown_scheme_is_no_connect() -> None:
         core.open("bogus:///x")
     err = info.value
     assert (err.code, err.domain) == (ErrorNumber.NO_CONNECT, ErrorDomain.NONE)
-    assert err.message == "no connection driver available for No connection for URI bogus:///x"
+    assert err.message == "no connection driver available for bogus:///x"
 
 
 def test_default_uri_from_environment(monkeypatch) -> None:
@@ -94,3 +94,26 @@ def test_missing_version_slot_is_no_support() -> None:
 
 def test_read_only_flag(ro_conn) -> None:
     assert ro_conn.is_read_only()
+
+
+def test_opening_without_the_wiring_says_so() -> None:
+    # A process that imports core alone has no driver: the error names the missing wiring.
+    import subprocess
+    import sys
+
+    code = (
+        "from minivirt import core\n"
+        "from minivirt.public import VirError\n"
+        "try:\n"
+        "    core.open('test:///default')\n"
+        "except VirError as exc:\n"
+        "    print(int(exc.code), int(exc.domain), exc.message)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == (
+        f"{int(ErrorNumber.INTERNAL_ERROR)} {int(ErrorDomain.NONE)} internal error: "
+        "no connection driver is registered: import minivirt.wiring "
+        "(or register drivers with minivirt.core.register_driver) before opening\n"
+    )

@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 
+import minivirt.wiring  # noqa: F401
 from minivirt import core
 from tests.daemon.daemon_process import DaemonProcess
 

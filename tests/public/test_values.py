@@ -152,3 +152,19 @@ def test_vir_error_round_trips_its_fields() -> None:
 def test_unknown_code_does_not_crash() -> None:
     err = p.VirError.report(999, p.ErrorDomain.NONE, "odd")  # type: ignore[arg-type]
     assert err.message == "odd" and err.code == 999
+
+
+def test_the_slot_names_are_the_driver_table() -> None:
+    # DriverSlot (what unsupported_slots may name) lists every method of the protocol.
+    import inspect
+
+    from minivirt.public.driver import DRIVER_METHODS, HypervisorDriver
+
+    methods = {
+        name
+        for name, value in vars(HypervisorDriver).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
+    assert methods == {"close", *DRIVER_METHODS}
+    assert len(DRIVER_METHODS) == len(set(DRIVER_METHODS))
+    assert isinstance(vars(HypervisorDriver)["unsupported_slots"], property)

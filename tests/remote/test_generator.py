@@ -72,3 +72,19 @@ def test_runtime_imports_neither_lark_nor_asyncio():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_limits_are_referenced_by_name():
+    # A bound the spec writes as a constant stays that constant in the generated code,
+    # so the number lives in one place: its definition.
+    messages = (HERE / "messages.py").read_text()
+    assert "enc_str(self.name, REMOTE_STRING_MAX, 'remote_nonnull_domain.name')" in messages
+    assert "dec_bytes(f[1], VIR_UUID_BUFLEN, True, 'remote_nonnull_domain.uuid')" in messages
+    assert messages.count("4194304") == 1  # REMOTE_STRING_MAX: Final = 4194304
+    assert "enc_list(self.domains, REMOTE_DOMAIN_LIST_MAX, " in messages
+
+
+def test_committed_output_is_the_emitters_text_byte_for_byte():
+    # No formatter between the emitters and the files: the drift check needs no tool.
+    for name, text in emit_all(parse(SPEC.read_text(), str(SPEC)), SPEC.read_text()).items():
+        assert (HERE / name).read_text() == text

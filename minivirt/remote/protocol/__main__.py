@@ -1,15 +1,17 @@
 """``python -m minivirt.remote.protocol [--check]``: regenerate the protocol modules.
 
-Owns: reading ``remote_protocol.x``, running the emitters, formatting the
-output with ruff, and writing it (or, with ``--check``, comparing it with the
-committed files and exiting 1 on drift).  Must not: be imported at run time.
+Owns: reading ``remote_protocol.x``, running the emitters and writing their
+output (or, with ``--check``, comparing it byte for byte with the committed
+files and exiting 1 on drift).  The emitters' text is the committed text: no
+formatter runs, so the check does not depend on any tool's version (ruff's
+formatter skips these files, see pyproject.toml).  Must not: be imported at
+run time.
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
-import subprocess
 import sys
 
 from minivirt.remote.protocol.emit import emit_all
@@ -21,27 +23,10 @@ HERE = pathlib.Path(__file__).parent
 SPEC = HERE / "remote_protocol.x"
 
 
-def _ruff() -> list[str]:
-    candidate = pathlib.Path(sys.executable).with_name("ruff")
-    return [str(candidate)] if candidate.exists() else [sys.executable, "-m", "ruff"]
-
-
-def _format(name: str, text: str) -> str:
-    done = subprocess.run(
-        [*_ruff(), "format", "--stdin-filename", str(HERE / name), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
 def generate(spec_path: pathlib.Path = SPEC) -> dict[str, str]:
-    """The formatted text of every generated module, by file name."""
+    """The text of every generated module, by file name."""
     text = spec_path.read_text()
-    spec = parse(text, str(spec_path))
-    return {name: _format(name, body) for name, body in emit_all(spec, text).items()}
+    return emit_all(parse(text, str(spec_path)), text)
 
 
 def main(argv: list[str] | None = None) -> int:

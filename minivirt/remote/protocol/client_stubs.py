@@ -53,13 +53,7 @@ class ClientStubs(ClientStubBase):
 
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         """Mirrors virDomainGetXMLDesc over REMOTE_PROC_DOMAIN_GET_XML_DESC (14), generated."""
-        return self._call(
-            14,
-            RemoteDomainGetXmlDescArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags
-            ),
-            RemoteDomainGetXmlDescRet,
-        ).xml
+        return self._call(14, RemoteDomainGetXmlDescArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags), RemoteDomainGetXmlDescRet).xml
 
     def lookup_by_id(self, id: int) -> DomainRef:
         """Mirrors virDomainLookupByID over REMOTE_PROC_DOMAIN_LOOKUP_BY_ID (22), generated."""
@@ -77,86 +71,34 @@ class ClientStubs(ClientStubBase):
 
     def domain_create(self, dom: DomainRef, flags: int) -> DomainRef:
         """Mirrors virDomainCreateWithFlags over REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS (196), generated."""
-        r = self._call(
-            196,
-            RemoteDomainCreateWithFlagsArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags
-            ),
-            RemoteDomainCreateWithFlagsRet,
-        ).dom
+        r = self._call(196, RemoteDomainCreateWithFlagsArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags), RemoteDomainCreateWithFlagsRet).dom
         return DomainRef(r.name, uuid_from_bytes(r.uuid), r.id)
 
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         """Mirrors virDomainUndefineFlags over REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS (231), generated."""
-        self._call_void(
-            231,
-            RemoteDomainUndefineFlagsArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags
-            ),
-        )
+        self._call_void(231, RemoteDomainUndefineFlagsArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags))
 
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         """Mirrors virDomainDestroyFlags over REMOTE_PROC_DOMAIN_DESTROY_FLAGS (234), generated."""
-        self._call_void(
-            234,
-            RemoteDomainDestroyFlagsArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags
-            ),
-        )
+        self._call_void(234, RemoteDomainDestroyFlagsArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), flags))
 
     def domain_block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """Mirrors virDomainBlockJobAbort over REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT (237), generated."""
-        self._call_void(
-            237,
-            RemoteDomainBlockJobAbortArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), disk, flags
-            ),
-        )
+        self._call_void(237, RemoteDomainBlockJobAbortArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), disk, flags))
 
-    def domain_block_job_set_speed(
-        self, dom: DomainRef, disk: str, bandwidth: int, flags: int
-    ) -> None:
+    def domain_block_job_set_speed(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors virDomainBlockJobSetSpeed over REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED (239), generated."""
-        self._call_void(
-            239,
-            RemoteDomainBlockJobSetSpeedArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id),
-                disk,
-                bandwidth,
-                flags,
-            ),
-        )
+        self._call_void(239, RemoteDomainBlockJobSetSpeedArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), disk, bandwidth, flags))
 
     def domain_block_pull(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors virDomainBlockPull over REMOTE_PROC_DOMAIN_BLOCK_PULL (240), generated."""
-        self._call_void(
-            240,
-            RemoteDomainBlockPullArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id),
-                disk,
-                bandwidth,
-                flags,
-            ),
-        )
+        self._call_void(240, RemoteDomainBlockPullArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), disk, bandwidth, flags))
 
-    def domain_block_rebase(
-        self, dom: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int
-    ) -> None:
+    def domain_block_rebase(self, dom: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int) -> None:
         """Mirrors virDomainBlockRebase over REMOTE_PROC_DOMAIN_BLOCK_REBASE (266), generated."""
-        self._call_void(
-            266,
-            RemoteDomainBlockRebaseArgs(
-                RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id),
-                disk,
-                base,
-                bandwidth,
-                flags,
-            ),
-        )
+        self._call_void(266, RemoteDomainBlockRebaseArgs(RemoteNonnullDomain(dom.name, uuid_to_bytes(dom.uuid), dom.id), disk, base, bandwidth, flags))
 
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         """Mirrors virDomainDefineXMLFlags over REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS (350), generated."""
-        r = self._call(
-            350, RemoteDomainDefineXmlFlagsArgs(xml, flags), RemoteDomainDefineXmlFlagsRet
-        ).dom
+        r = self._call(350, RemoteDomainDefineXmlFlagsArgs(xml, flags), RemoteDomainDefineXmlFlagsRet).dom
         return DomainRef(r.name, uuid_from_bytes(r.uuid), r.id)

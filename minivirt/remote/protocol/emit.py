@@ -20,7 +20,8 @@ __all__ = ["OUTPUTS", "emit_all"]
 DOMAIN_STRUCT: Final = "remote_nonnull_domain"
 
 # A resolved wire type: ("prim", kind) | ("string", max) | ("opaque", size, fixed)
-# | ("struct", name) | ("enum", name) | ("optional", inner) | ("array", inner, size, fixed)
+# | ("struct", name) | ("enum", name) | ("optional", inner) | ("array", inner, size, fixed);
+# max and size are source text: a constant's name, or a number.
 WType = tuple[object, ...]
 
 
@@ -45,7 +46,11 @@ class _Types:
         return self.decl(item.decl)
 
     def decl(self, decl: Decl) -> WType:
-        bound = self.spec.bound(decl.bound)
+        # A bound is emitted as the spec wrote it: a constant by its name (the
+        # generated module defines it), a literal as a number.
+        bound: str | None = None
+        if decl.bound is not None:
+            bound = decl.bound.ref or str(self.spec.bound(decl.bound))
         if decl.kind == "string":
             return ("string", bound)
         if decl.kind in ("fixed_opaque", "var_opaque"):

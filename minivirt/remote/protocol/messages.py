@@ -150,65 +150,57 @@ _REMOTE_MESSAGE_STATUS_VALUES: Final = frozenset(RemoteMessageStatus)
 class RemoteNonnullDomain(WireValue):
     """remote_nonnull_domain."""
 
-    __slots__ = (
-        "name",
-        "uuid",
-        "id",
-    )
+    __slots__ = ('name', 'uuid', 'id',)
     name: str
     uuid: bytes
     id: int
 
     def __init__(self, name: str, uuid: bytes, id: int) -> None:
-        _set(self, "name", name)
-        _set(self, "uuid", uuid)
-        _set(self, "id", id)
+        _set(self, 'name', name)
+        _set(self, 'uuid', uuid)
+        _set(self, 'id', id)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.name, 4194304, "remote_nonnull_domain.name"),
-            enc_bytes(self.uuid, 16, True, "remote_nonnull_domain.uuid"),
-            enc_int(self.id, -2147483648, 2147483647, "remote_nonnull_domain.id"),
+            enc_str(self.name, REMOTE_STRING_MAX, 'remote_nonnull_domain.name'),
+            enc_bytes(self.uuid, VIR_UUID_BUFLEN, True, 'remote_nonnull_domain.uuid'),
+            enc_int(self.id, -2147483648, 2147483647, 'remote_nonnull_domain.id'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteNonnullDomain:
-        f = dec_struct(wire, 3, "remote_nonnull_domain")
+        f = dec_struct(wire, 3, 'remote_nonnull_domain')
         return cls(
-            dec_str(f[0], 4194304, "remote_nonnull_domain.name"),
-            dec_bytes(f[1], 16, True, "remote_nonnull_domain.uuid"),
-            dec_int(f[2], -2147483648, 2147483647, "remote_nonnull_domain.id"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_nonnull_domain.name'),
+            dec_bytes(f[1], VIR_UUID_BUFLEN, True, 'remote_nonnull_domain.uuid'),
+            dec_int(f[2], -2147483648, 2147483647, 'remote_nonnull_domain.id'),
         )
 
 
 class RemoteNonnullNetwork(WireValue):
     """remote_nonnull_network."""
 
-    __slots__ = (
-        "name",
-        "uuid",
-    )
+    __slots__ = ('name', 'uuid',)
     name: str
     uuid: bytes
 
     def __init__(self, name: str, uuid: bytes) -> None:
-        _set(self, "name", name)
-        _set(self, "uuid", uuid)
+        _set(self, 'name', name)
+        _set(self, 'uuid', uuid)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.name, 4194304, "remote_nonnull_network.name"),
-            enc_bytes(self.uuid, 16, True, "remote_nonnull_network.uuid"),
+            enc_str(self.name, REMOTE_STRING_MAX, 'remote_nonnull_network.name'),
+            enc_bytes(self.uuid, VIR_UUID_BUFLEN, True, 'remote_nonnull_network.uuid'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteNonnullNetwork:
-        f = dec_struct(wire, 2, "remote_nonnull_network")
+        f = dec_struct(wire, 2, 'remote_nonnull_network')
         return cls(
-            dec_str(f[0], 4194304, "remote_nonnull_network.name"),
-            dec_bytes(f[1], 16, True, "remote_nonnull_network.uuid"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_nonnull_network.name'),
+            dec_bytes(f[1], VIR_UUID_BUFLEN, True, 'remote_nonnull_network.uuid'),
         )
-
 
 # typedef remote_domain: RemoteNonnullDomain | None
 
@@ -218,19 +210,7 @@ class RemoteNonnullNetwork(WireValue):
 class RemoteError(WireValue):
     """remote_error."""
 
-    __slots__ = (
-        "code",
-        "domain",
-        "message",
-        "level",
-        "dom",
-        "str1",
-        "str2",
-        "str3",
-        "int1",
-        "int2",
-        "net",
-    )
+    __slots__ = ('code', 'domain', 'message', 'level', 'dom', 'str1', 'str2', 'str3', 'int1', 'int2', 'net',)
     code: int
     domain: int
     message: str | None
@@ -243,63 +223,48 @@ class RemoteError(WireValue):
     int2: int
     net: RemoteNonnullNetwork | None
 
-    def __init__(
-        self,
-        code: int,
-        domain: int,
-        message: str | None,
-        level: int,
-        dom: RemoteNonnullDomain | None,
-        str1: str | None,
-        str2: str | None,
-        str3: str | None,
-        int1: int,
-        int2: int,
-        net: RemoteNonnullNetwork | None,
-    ) -> None:
-        _set(self, "code", code)
-        _set(self, "domain", domain)
-        _set(self, "message", message)
-        _set(self, "level", level)
-        _set(self, "dom", dom)
-        _set(self, "str1", str1)
-        _set(self, "str2", str2)
-        _set(self, "str3", str3)
-        _set(self, "int1", int1)
-        _set(self, "int2", int2)
-        _set(self, "net", net)
+    def __init__(self, code: int, domain: int, message: str | None, level: int, dom: RemoteNonnullDomain | None, str1: str | None, str2: str | None, str3: str | None, int1: int, int2: int, net: RemoteNonnullNetwork | None) -> None:
+        _set(self, 'code', code)
+        _set(self, 'domain', domain)
+        _set(self, 'message', message)
+        _set(self, 'level', level)
+        _set(self, 'dom', dom)
+        _set(self, 'str1', str1)
+        _set(self, 'str2', str2)
+        _set(self, 'str3', str3)
+        _set(self, 'int1', int1)
+        _set(self, 'int2', int2)
+        _set(self, 'net', net)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.code, -2147483648, 2147483647, "remote_error.code"),
-            enc_int(self.domain, -2147483648, 2147483647, "remote_error.domain"),
-            None
-            if self.message is None
-            else enc_str(self.message, 4194304, "remote_error.message"),
-            enc_int(self.level, -2147483648, 2147483647, "remote_error.level"),
+            enc_int(self.code, -2147483648, 2147483647, 'remote_error.code'),
+            enc_int(self.domain, -2147483648, 2147483647, 'remote_error.domain'),
+            None if self.message is None else enc_str(self.message, REMOTE_STRING_MAX, 'remote_error.message'),
+            enc_int(self.level, -2147483648, 2147483647, 'remote_error.level'),
             None if self.dom is None else self.dom.to_wire(),
-            None if self.str1 is None else enc_str(self.str1, 4194304, "remote_error.str1"),
-            None if self.str2 is None else enc_str(self.str2, 4194304, "remote_error.str2"),
-            None if self.str3 is None else enc_str(self.str3, 4194304, "remote_error.str3"),
-            enc_int(self.int1, -2147483648, 2147483647, "remote_error.int1"),
-            enc_int(self.int2, -2147483648, 2147483647, "remote_error.int2"),
+            None if self.str1 is None else enc_str(self.str1, REMOTE_STRING_MAX, 'remote_error.str1'),
+            None if self.str2 is None else enc_str(self.str2, REMOTE_STRING_MAX, 'remote_error.str2'),
+            None if self.str3 is None else enc_str(self.str3, REMOTE_STRING_MAX, 'remote_error.str3'),
+            enc_int(self.int1, -2147483648, 2147483647, 'remote_error.int1'),
+            enc_int(self.int2, -2147483648, 2147483647, 'remote_error.int2'),
             None if self.net is None else self.net.to_wire(),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteError:
-        f = dec_struct(wire, 11, "remote_error")
+        f = dec_struct(wire, 11, 'remote_error')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_error.code"),
-            dec_int(f[1], -2147483648, 2147483647, "remote_error.domain"),
-            None if f[2] is None else dec_str(f[2], 4194304, "remote_error.message"),
-            dec_int(f[3], -2147483648, 2147483647, "remote_error.level"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_error.code'),
+            dec_int(f[1], -2147483648, 2147483647, 'remote_error.domain'),
+            None if f[2] is None else dec_str(f[2], REMOTE_STRING_MAX, 'remote_error.message'),
+            dec_int(f[3], -2147483648, 2147483647, 'remote_error.level'),
             None if f[4] is None else RemoteNonnullDomain.from_wire(f[4]),
-            None if f[5] is None else dec_str(f[5], 4194304, "remote_error.str1"),
-            None if f[6] is None else dec_str(f[6], 4194304, "remote_error.str2"),
-            None if f[7] is None else dec_str(f[7], 4194304, "remote_error.str3"),
-            dec_int(f[8], -2147483648, 2147483647, "remote_error.int1"),
-            dec_int(f[9], -2147483648, 2147483647, "remote_error.int2"),
+            None if f[5] is None else dec_str(f[5], REMOTE_STRING_MAX, 'remote_error.str1'),
+            None if f[6] is None else dec_str(f[6], REMOTE_STRING_MAX, 'remote_error.str2'),
+            None if f[7] is None else dec_str(f[7], REMOTE_STRING_MAX, 'remote_error.str3'),
+            dec_int(f[8], -2147483648, 2147483647, 'remote_error.int1'),
+            dec_int(f[9], -2147483648, 2147483647, 'remote_error.int2'),
             None if f[10] is None else RemoteNonnullNetwork.from_wire(f[10]),
         )
 
@@ -307,279 +272,243 @@ class RemoteError(WireValue):
 class RemoteConnectOpenArgs(WireValue):
     """remote_connect_open_args."""
 
-    __slots__ = (
-        "name",
-        "flags",
-    )
+    __slots__ = ('name', 'flags',)
     name: str | None
     flags: int
 
     def __init__(self, name: str | None, flags: int) -> None:
-        _set(self, "name", name)
-        _set(self, "flags", flags)
+        _set(self, 'name', name)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
-            None
-            if self.name is None
-            else enc_str(self.name, 4194304, "remote_connect_open_args.name"),
-            enc_int(self.flags, 0, 4294967295, "remote_connect_open_args.flags"),
+            None if self.name is None else enc_str(self.name, REMOTE_STRING_MAX, 'remote_connect_open_args.name'),
+            enc_int(self.flags, 0, 4294967295, 'remote_connect_open_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectOpenArgs:
-        f = dec_struct(wire, 2, "remote_connect_open_args")
+        f = dec_struct(wire, 2, 'remote_connect_open_args')
         return cls(
-            None if f[0] is None else dec_str(f[0], 4194304, "remote_connect_open_args.name"),
-            dec_int(f[1], 0, 4294967295, "remote_connect_open_args.flags"),
+            None if f[0] is None else dec_str(f[0], REMOTE_STRING_MAX, 'remote_connect_open_args.name'),
+            dec_int(f[1], 0, 4294967295, 'remote_connect_open_args.flags'),
         )
 
 
 class RemoteConnectGetTypeRet(WireValue):
     """remote_connect_get_type_ret."""
 
-    __slots__ = ("type",)
+    __slots__ = ('type',)
     type: str
 
     def __init__(self, type: str) -> None:
-        _set(self, "type", type)
+        _set(self, 'type', type)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.type, 4194304, "remote_connect_get_type_ret.type"),
+            enc_str(self.type, REMOTE_STRING_MAX, 'remote_connect_get_type_ret.type'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectGetTypeRet:
-        f = dec_struct(wire, 1, "remote_connect_get_type_ret")
+        f = dec_struct(wire, 1, 'remote_connect_get_type_ret')
         return cls(
-            dec_str(f[0], 4194304, "remote_connect_get_type_ret.type"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_connect_get_type_ret.type'),
         )
 
 
 class RemoteConnectGetVersionRet(WireValue):
     """remote_connect_get_version_ret."""
 
-    __slots__ = ("hv_ver",)
+    __slots__ = ('hv_ver',)
     hv_ver: int
 
     def __init__(self, hv_ver: int) -> None:
-        _set(self, "hv_ver", hv_ver)
+        _set(self, 'hv_ver', hv_ver)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.hv_ver, 0, 18446744073709551615, "remote_connect_get_version_ret.hv_ver"),
+            enc_int(self.hv_ver, 0, 18446744073709551615, 'remote_connect_get_version_ret.hv_ver'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectGetVersionRet:
-        f = dec_struct(wire, 1, "remote_connect_get_version_ret")
+        f = dec_struct(wire, 1, 'remote_connect_get_version_ret')
         return cls(
-            dec_int(f[0], 0, 18446744073709551615, "remote_connect_get_version_ret.hv_ver"),
+            dec_int(f[0], 0, 18446744073709551615, 'remote_connect_get_version_ret.hv_ver'),
         )
 
 
 class RemoteConnectGetHostnameRet(WireValue):
     """remote_connect_get_hostname_ret."""
 
-    __slots__ = ("hostname",)
+    __slots__ = ('hostname',)
     hostname: str
 
     def __init__(self, hostname: str) -> None:
-        _set(self, "hostname", hostname)
+        _set(self, 'hostname', hostname)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.hostname, 4194304, "remote_connect_get_hostname_ret.hostname"),
+            enc_str(self.hostname, REMOTE_STRING_MAX, 'remote_connect_get_hostname_ret.hostname'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectGetHostnameRet:
-        f = dec_struct(wire, 1, "remote_connect_get_hostname_ret")
+        f = dec_struct(wire, 1, 'remote_connect_get_hostname_ret')
         return cls(
-            dec_str(f[0], 4194304, "remote_connect_get_hostname_ret.hostname"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_connect_get_hostname_ret.hostname'),
         )
 
 
 class RemoteConnectListDomainsArgs(WireValue):
     """remote_connect_list_domains_args."""
 
-    __slots__ = ("maxids",)
+    __slots__ = ('maxids',)
     maxids: int
 
     def __init__(self, maxids: int) -> None:
-        _set(self, "maxids", maxids)
+        _set(self, 'maxids', maxids)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.maxids, -2147483648, 2147483647, "remote_connect_list_domains_args.maxids"
-            ),
+            enc_int(self.maxids, -2147483648, 2147483647, 'remote_connect_list_domains_args.maxids'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectListDomainsArgs:
-        f = dec_struct(wire, 1, "remote_connect_list_domains_args")
+        f = dec_struct(wire, 1, 'remote_connect_list_domains_args')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_connect_list_domains_args.maxids"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_connect_list_domains_args.maxids'),
         )
 
 
 class RemoteConnectListDomainsRet(WireValue):
     """remote_connect_list_domains_ret."""
 
-    __slots__ = ("ids",)
+    __slots__ = ('ids',)
     ids: tuple[int, ...]
 
     def __init__(self, ids: tuple[int, ...]) -> None:
-        _set(self, "ids", ids)
+        _set(self, 'ids', ids)
 
     def to_wire(self) -> list[object]:
         return [
-            [
-                enc_int(v0, -2147483648, 2147483647, "remote_connect_list_domains_ret.ids")
-                for v0 in enc_list(self.ids, 16384, False, "remote_connect_list_domains_ret.ids")
-            ],
+            [enc_int(v0, -2147483648, 2147483647, 'remote_connect_list_domains_ret.ids') for v0 in enc_list(self.ids, REMOTE_DOMAIN_ID_LIST_MAX, False, 'remote_connect_list_domains_ret.ids')],
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectListDomainsRet:
-        f = dec_struct(wire, 1, "remote_connect_list_domains_ret")
+        f = dec_struct(wire, 1, 'remote_connect_list_domains_ret')
         return cls(
-            tuple(
-                dec_int(v0, -2147483648, 2147483647, "remote_connect_list_domains_ret.ids")
-                for v0 in dec_list(f[0], 16384, False, "remote_connect_list_domains_ret.ids")
-            ),
+            tuple(dec_int(v0, -2147483648, 2147483647, 'remote_connect_list_domains_ret.ids') for v0 in dec_list(f[0], REMOTE_DOMAIN_ID_LIST_MAX, False, 'remote_connect_list_domains_ret.ids')),
         )
 
 
 class RemoteConnectNumOfDomainsRet(WireValue):
     """remote_connect_num_of_domains_ret."""
 
-    __slots__ = ("num",)
+    __slots__ = ('num',)
     num: int
 
     def __init__(self, num: int) -> None:
-        _set(self, "num", num)
+        _set(self, 'num', num)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.num, -2147483648, 2147483647, "remote_connect_num_of_domains_ret.num"),
+            enc_int(self.num, -2147483648, 2147483647, 'remote_connect_num_of_domains_ret.num'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectNumOfDomainsRet:
-        f = dec_struct(wire, 1, "remote_connect_num_of_domains_ret")
+        f = dec_struct(wire, 1, 'remote_connect_num_of_domains_ret')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_connect_num_of_domains_ret.num"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_connect_num_of_domains_ret.num'),
         )
 
 
 class RemoteConnectListAllDomainsArgs(WireValue):
     """remote_connect_list_all_domains_args."""
 
-    __slots__ = (
-        "need_results",
-        "flags",
-    )
+    __slots__ = ('need_results', 'flags',)
     need_results: int
     flags: int
 
     def __init__(self, need_results: int, flags: int) -> None:
-        _set(self, "need_results", need_results)
-        _set(self, "flags", flags)
+        _set(self, 'need_results', need_results)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.need_results,
-                -2147483648,
-                2147483647,
-                "remote_connect_list_all_domains_args.need_results",
-            ),
-            enc_int(self.flags, 0, 4294967295, "remote_connect_list_all_domains_args.flags"),
+            enc_int(self.need_results, -2147483648, 2147483647, 'remote_connect_list_all_domains_args.need_results'),
+            enc_int(self.flags, 0, 4294967295, 'remote_connect_list_all_domains_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectListAllDomainsArgs:
-        f = dec_struct(wire, 2, "remote_connect_list_all_domains_args")
+        f = dec_struct(wire, 2, 'remote_connect_list_all_domains_args')
         return cls(
-            dec_int(
-                f[0], -2147483648, 2147483647, "remote_connect_list_all_domains_args.need_results"
-            ),
-            dec_int(f[1], 0, 4294967295, "remote_connect_list_all_domains_args.flags"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_connect_list_all_domains_args.need_results'),
+            dec_int(f[1], 0, 4294967295, 'remote_connect_list_all_domains_args.flags'),
         )
 
 
 class RemoteConnectListAllDomainsRet(WireValue):
     """remote_connect_list_all_domains_ret."""
 
-    __slots__ = (
-        "domains",
-        "ret",
-    )
+    __slots__ = ('domains', 'ret',)
     domains: tuple[RemoteNonnullDomain, ...]
     ret: int
 
     def __init__(self, domains: tuple[RemoteNonnullDomain, ...], ret: int) -> None:
-        _set(self, "domains", domains)
-        _set(self, "ret", ret)
+        _set(self, 'domains', domains)
+        _set(self, 'ret', ret)
 
     def to_wire(self) -> list[object]:
         return [
-            [
-                v0.to_wire()
-                for v0 in enc_list(
-                    self.domains, 16384, False, "remote_connect_list_all_domains_ret.domains"
-                )
-            ],
-            enc_int(self.ret, 0, 4294967295, "remote_connect_list_all_domains_ret.ret"),
+            [v0.to_wire() for v0 in enc_list(self.domains, REMOTE_DOMAIN_LIST_MAX, False, 'remote_connect_list_all_domains_ret.domains')],
+            enc_int(self.ret, 0, 4294967295, 'remote_connect_list_all_domains_ret.ret'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteConnectListAllDomainsRet:
-        f = dec_struct(wire, 2, "remote_connect_list_all_domains_ret")
+        f = dec_struct(wire, 2, 'remote_connect_list_all_domains_ret')
         return cls(
-            tuple(
-                RemoteNonnullDomain.from_wire(v0)
-                for v0 in dec_list(
-                    f[0], 16384, False, "remote_connect_list_all_domains_ret.domains"
-                )
-            ),
-            dec_int(f[1], 0, 4294967295, "remote_connect_list_all_domains_ret.ret"),
+            tuple(RemoteNonnullDomain.from_wire(v0) for v0 in dec_list(f[0], REMOTE_DOMAIN_LIST_MAX, False, 'remote_connect_list_all_domains_ret.domains')),
+            dec_int(f[1], 0, 4294967295, 'remote_connect_list_all_domains_ret.ret'),
         )
 
 
 class RemoteDomainLookupByIdArgs(WireValue):
     """remote_domain_lookup_by_id_args."""
 
-    __slots__ = ("id",)
+    __slots__ = ('id',)
     id: int
 
     def __init__(self, id: int) -> None:
-        _set(self, "id", id)
+        _set(self, 'id', id)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.id, -2147483648, 2147483647, "remote_domain_lookup_by_id_args.id"),
+            enc_int(self.id, -2147483648, 2147483647, 'remote_domain_lookup_by_id_args.id'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByIdArgs:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_id_args")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_id_args')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_domain_lookup_by_id_args.id"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_lookup_by_id_args.id'),
         )
 
 
 class RemoteDomainLookupByIdRet(WireValue):
     """remote_domain_lookup_by_id_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -588,7 +517,7 @@ class RemoteDomainLookupByIdRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByIdRet:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_id_ret")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_id_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -597,33 +526,33 @@ class RemoteDomainLookupByIdRet(WireValue):
 class RemoteDomainLookupByNameArgs(WireValue):
     """remote_domain_lookup_by_name_args."""
 
-    __slots__ = ("name",)
+    __slots__ = ('name',)
     name: str
 
     def __init__(self, name: str) -> None:
-        _set(self, "name", name)
+        _set(self, 'name', name)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.name, 4194304, "remote_domain_lookup_by_name_args.name"),
+            enc_str(self.name, REMOTE_STRING_MAX, 'remote_domain_lookup_by_name_args.name'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByNameArgs:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_name_args")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_name_args')
         return cls(
-            dec_str(f[0], 4194304, "remote_domain_lookup_by_name_args.name"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_domain_lookup_by_name_args.name'),
         )
 
 
 class RemoteDomainLookupByNameRet(WireValue):
     """remote_domain_lookup_by_name_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -632,7 +561,7 @@ class RemoteDomainLookupByNameRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByNameRet:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_name_ret")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_name_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -641,33 +570,33 @@ class RemoteDomainLookupByNameRet(WireValue):
 class RemoteDomainLookupByUuidArgs(WireValue):
     """remote_domain_lookup_by_uuid_args."""
 
-    __slots__ = ("uuid",)
+    __slots__ = ('uuid',)
     uuid: bytes
 
     def __init__(self, uuid: bytes) -> None:
-        _set(self, "uuid", uuid)
+        _set(self, 'uuid', uuid)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_bytes(self.uuid, 16, True, "remote_domain_lookup_by_uuid_args.uuid"),
+            enc_bytes(self.uuid, VIR_UUID_BUFLEN, True, 'remote_domain_lookup_by_uuid_args.uuid'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByUuidArgs:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_uuid_args")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_uuid_args')
         return cls(
-            dec_bytes(f[0], 16, True, "remote_domain_lookup_by_uuid_args.uuid"),
+            dec_bytes(f[0], VIR_UUID_BUFLEN, True, 'remote_domain_lookup_by_uuid_args.uuid'),
         )
 
 
 class RemoteDomainLookupByUuidRet(WireValue):
     """remote_domain_lookup_by_uuid_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -676,7 +605,7 @@ class RemoteDomainLookupByUuidRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainLookupByUuidRet:
-        f = dec_struct(wire, 1, "remote_domain_lookup_by_uuid_ret")
+        f = dec_struct(wire, 1, 'remote_domain_lookup_by_uuid_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -685,33 +614,33 @@ class RemoteDomainLookupByUuidRet(WireValue):
 class RemoteDomainDefineXmlArgs(WireValue):
     """remote_domain_define_xml_args."""
 
-    __slots__ = ("xml",)
+    __slots__ = ('xml',)
     xml: str
 
     def __init__(self, xml: str) -> None:
-        _set(self, "xml", xml)
+        _set(self, 'xml', xml)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.xml, 4194304, "remote_domain_define_xml_args.xml"),
+            enc_str(self.xml, REMOTE_STRING_MAX, 'remote_domain_define_xml_args.xml'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDefineXmlArgs:
-        f = dec_struct(wire, 1, "remote_domain_define_xml_args")
+        f = dec_struct(wire, 1, 'remote_domain_define_xml_args')
         return cls(
-            dec_str(f[0], 4194304, "remote_domain_define_xml_args.xml"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_domain_define_xml_args.xml'),
         )
 
 
 class RemoteDomainDefineXmlRet(WireValue):
     """remote_domain_define_xml_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -720,7 +649,7 @@ class RemoteDomainDefineXmlRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDefineXmlRet:
-        f = dec_struct(wire, 1, "remote_domain_define_xml_ret")
+        f = dec_struct(wire, 1, 'remote_domain_define_xml_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -729,40 +658,37 @@ class RemoteDomainDefineXmlRet(WireValue):
 class RemoteDomainDefineXmlFlagsArgs(WireValue):
     """remote_domain_define_xml_flags_args."""
 
-    __slots__ = (
-        "xml",
-        "flags",
-    )
+    __slots__ = ('xml', 'flags',)
     xml: str
     flags: int
 
     def __init__(self, xml: str, flags: int) -> None:
-        _set(self, "xml", xml)
-        _set(self, "flags", flags)
+        _set(self, 'xml', xml)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.xml, 4194304, "remote_domain_define_xml_flags_args.xml"),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_define_xml_flags_args.flags"),
+            enc_str(self.xml, REMOTE_STRING_MAX, 'remote_domain_define_xml_flags_args.xml'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_define_xml_flags_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDefineXmlFlagsArgs:
-        f = dec_struct(wire, 2, "remote_domain_define_xml_flags_args")
+        f = dec_struct(wire, 2, 'remote_domain_define_xml_flags_args')
         return cls(
-            dec_str(f[0], 4194304, "remote_domain_define_xml_flags_args.xml"),
-            dec_int(f[1], 0, 4294967295, "remote_domain_define_xml_flags_args.flags"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_domain_define_xml_flags_args.xml'),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_define_xml_flags_args.flags'),
         )
 
 
 class RemoteDomainDefineXmlFlagsRet(WireValue):
     """remote_domain_define_xml_flags_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -771,7 +697,7 @@ class RemoteDomainDefineXmlFlagsRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDefineXmlFlagsRet:
-        f = dec_struct(wire, 1, "remote_domain_define_xml_flags_ret")
+        f = dec_struct(wire, 1, 'remote_domain_define_xml_flags_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -780,11 +706,11 @@ class RemoteDomainDefineXmlFlagsRet(WireValue):
 class RemoteDomainUndefineArgs(WireValue):
     """remote_domain_undefine_args."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -793,7 +719,7 @@ class RemoteDomainUndefineArgs(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainUndefineArgs:
-        f = dec_struct(wire, 1, "remote_domain_undefine_args")
+        f = dec_struct(wire, 1, 'remote_domain_undefine_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -802,40 +728,37 @@ class RemoteDomainUndefineArgs(WireValue):
 class RemoteDomainUndefineFlagsArgs(WireValue):
     """remote_domain_undefine_flags_args."""
 
-    __slots__ = (
-        "dom",
-        "flags",
-    )
+    __slots__ = ('dom', 'flags',)
     dom: RemoteNonnullDomain
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_undefine_flags_args.flags"),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_undefine_flags_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainUndefineFlagsArgs:
-        f = dec_struct(wire, 2, "remote_domain_undefine_flags_args")
+        f = dec_struct(wire, 2, 'remote_domain_undefine_flags_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], 0, 4294967295, "remote_domain_undefine_flags_args.flags"),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_undefine_flags_args.flags'),
         )
 
 
 class RemoteDomainCreateArgs(WireValue):
     """remote_domain_create_args."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -844,7 +767,7 @@ class RemoteDomainCreateArgs(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainCreateArgs:
-        f = dec_struct(wire, 1, "remote_domain_create_args")
+        f = dec_struct(wire, 1, 'remote_domain_create_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -853,40 +776,37 @@ class RemoteDomainCreateArgs(WireValue):
 class RemoteDomainCreateWithFlagsArgs(WireValue):
     """remote_domain_create_with_flags_args."""
 
-    __slots__ = (
-        "dom",
-        "flags",
-    )
+    __slots__ = ('dom', 'flags',)
     dom: RemoteNonnullDomain
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_create_with_flags_args.flags"),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_create_with_flags_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainCreateWithFlagsArgs:
-        f = dec_struct(wire, 2, "remote_domain_create_with_flags_args")
+        f = dec_struct(wire, 2, 'remote_domain_create_with_flags_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], 0, 4294967295, "remote_domain_create_with_flags_args.flags"),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_create_with_flags_args.flags'),
         )
 
 
 class RemoteDomainCreateWithFlagsRet(WireValue):
     """remote_domain_create_with_flags_ret."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -895,7 +815,7 @@ class RemoteDomainCreateWithFlagsRet(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainCreateWithFlagsRet:
-        f = dec_struct(wire, 1, "remote_domain_create_with_flags_ret")
+        f = dec_struct(wire, 1, 'remote_domain_create_with_flags_ret')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -904,11 +824,11 @@ class RemoteDomainCreateWithFlagsRet(WireValue):
 class RemoteDomainDestroyArgs(WireValue):
     """remote_domain_destroy_args."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -917,7 +837,7 @@ class RemoteDomainDestroyArgs(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDestroyArgs:
-        f = dec_struct(wire, 1, "remote_domain_destroy_args")
+        f = dec_struct(wire, 1, 'remote_domain_destroy_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -926,40 +846,37 @@ class RemoteDomainDestroyArgs(WireValue):
 class RemoteDomainDestroyFlagsArgs(WireValue):
     """remote_domain_destroy_flags_args."""
 
-    __slots__ = (
-        "dom",
-        "flags",
-    )
+    __slots__ = ('dom', 'flags',)
     dom: RemoteNonnullDomain
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_destroy_flags_args.flags"),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_destroy_flags_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainDestroyFlagsArgs:
-        f = dec_struct(wire, 2, "remote_domain_destroy_flags_args")
+        f = dec_struct(wire, 2, 'remote_domain_destroy_flags_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], 0, 4294967295, "remote_domain_destroy_flags_args.flags"),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_destroy_flags_args.flags'),
         )
 
 
 class RemoteDomainGetInfoArgs(WireValue):
     """remote_domain_get_info_args."""
 
-    __slots__ = ("dom",)
+    __slots__ = ('dom',)
     dom: RemoteNonnullDomain
 
     def __init__(self, dom: RemoteNonnullDomain) -> None:
-        _set(self, "dom", dom)
+        _set(self, 'dom', dom)
 
     def to_wire(self) -> list[object]:
         return [
@@ -968,7 +885,7 @@ class RemoteDomainGetInfoArgs(WireValue):
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetInfoArgs:
-        f = dec_struct(wire, 1, "remote_domain_get_info_args")
+        f = dec_struct(wire, 1, 'remote_domain_get_info_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
         )
@@ -977,13 +894,7 @@ class RemoteDomainGetInfoArgs(WireValue):
 class RemoteDomainGetInfoRet(WireValue):
     """remote_domain_get_info_ret."""
 
-    __slots__ = (
-        "state",
-        "maxMem",
-        "memory",
-        "nrVirtCpu",
-        "cpuTime",
-    )
+    __slots__ = ('state', 'maxMem', 'memory', 'nrVirtCpu', 'cpuTime',)
     state: int
     maxMem: int
     memory: int
@@ -991,220 +902,197 @@ class RemoteDomainGetInfoRet(WireValue):
     cpuTime: int
 
     def __init__(self, state: int, maxMem: int, memory: int, nrVirtCpu: int, cpuTime: int) -> None:
-        _set(self, "state", state)
-        _set(self, "maxMem", maxMem)
-        _set(self, "memory", memory)
-        _set(self, "nrVirtCpu", nrVirtCpu)
-        _set(self, "cpuTime", cpuTime)
+        _set(self, 'state', state)
+        _set(self, 'maxMem', maxMem)
+        _set(self, 'memory', memory)
+        _set(self, 'nrVirtCpu', nrVirtCpu)
+        _set(self, 'cpuTime', cpuTime)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.state, 0, 255, "remote_domain_get_info_ret.state"),
-            enc_int(self.maxMem, 0, 18446744073709551615, "remote_domain_get_info_ret.maxMem"),
-            enc_int(self.memory, 0, 18446744073709551615, "remote_domain_get_info_ret.memory"),
-            enc_int(self.nrVirtCpu, 0, 65535, "remote_domain_get_info_ret.nrVirtCpu"),
-            enc_int(self.cpuTime, 0, 18446744073709551615, "remote_domain_get_info_ret.cpuTime"),
+            enc_int(self.state, 0, 255, 'remote_domain_get_info_ret.state'),
+            enc_int(self.maxMem, 0, 18446744073709551615, 'remote_domain_get_info_ret.maxMem'),
+            enc_int(self.memory, 0, 18446744073709551615, 'remote_domain_get_info_ret.memory'),
+            enc_int(self.nrVirtCpu, 0, 65535, 'remote_domain_get_info_ret.nrVirtCpu'),
+            enc_int(self.cpuTime, 0, 18446744073709551615, 'remote_domain_get_info_ret.cpuTime'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetInfoRet:
-        f = dec_struct(wire, 5, "remote_domain_get_info_ret")
+        f = dec_struct(wire, 5, 'remote_domain_get_info_ret')
         return cls(
-            dec_int(f[0], 0, 255, "remote_domain_get_info_ret.state"),
-            dec_int(f[1], 0, 18446744073709551615, "remote_domain_get_info_ret.maxMem"),
-            dec_int(f[2], 0, 18446744073709551615, "remote_domain_get_info_ret.memory"),
-            dec_int(f[3], 0, 65535, "remote_domain_get_info_ret.nrVirtCpu"),
-            dec_int(f[4], 0, 18446744073709551615, "remote_domain_get_info_ret.cpuTime"),
+            dec_int(f[0], 0, 255, 'remote_domain_get_info_ret.state'),
+            dec_int(f[1], 0, 18446744073709551615, 'remote_domain_get_info_ret.maxMem'),
+            dec_int(f[2], 0, 18446744073709551615, 'remote_domain_get_info_ret.memory'),
+            dec_int(f[3], 0, 65535, 'remote_domain_get_info_ret.nrVirtCpu'),
+            dec_int(f[4], 0, 18446744073709551615, 'remote_domain_get_info_ret.cpuTime'),
         )
 
 
 class RemoteDomainGetStateArgs(WireValue):
     """remote_domain_get_state_args."""
 
-    __slots__ = (
-        "dom",
-        "flags",
-    )
+    __slots__ = ('dom', 'flags',)
     dom: RemoteNonnullDomain
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_get_state_args.flags"),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_get_state_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetStateArgs:
-        f = dec_struct(wire, 2, "remote_domain_get_state_args")
+        f = dec_struct(wire, 2, 'remote_domain_get_state_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], 0, 4294967295, "remote_domain_get_state_args.flags"),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_get_state_args.flags'),
         )
 
 
 class RemoteDomainGetStateRet(WireValue):
     """remote_domain_get_state_ret."""
 
-    __slots__ = (
-        "state",
-        "reason",
-    )
+    __slots__ = ('state', 'reason',)
     state: int
     reason: int
 
     def __init__(self, state: int, reason: int) -> None:
-        _set(self, "state", state)
-        _set(self, "reason", reason)
+        _set(self, 'state', state)
+        _set(self, 'reason', reason)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(self.state, -2147483648, 2147483647, "remote_domain_get_state_ret.state"),
-            enc_int(self.reason, -2147483648, 2147483647, "remote_domain_get_state_ret.reason"),
+            enc_int(self.state, -2147483648, 2147483647, 'remote_domain_get_state_ret.state'),
+            enc_int(self.reason, -2147483648, 2147483647, 'remote_domain_get_state_ret.reason'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetStateRet:
-        f = dec_struct(wire, 2, "remote_domain_get_state_ret")
+        f = dec_struct(wire, 2, 'remote_domain_get_state_ret')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_domain_get_state_ret.state"),
-            dec_int(f[1], -2147483648, 2147483647, "remote_domain_get_state_ret.reason"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_get_state_ret.state'),
+            dec_int(f[1], -2147483648, 2147483647, 'remote_domain_get_state_ret.reason'),
         )
 
 
 class RemoteDomainGetXmlDescArgs(WireValue):
     """remote_domain_get_xml_desc_args."""
 
-    __slots__ = (
-        "dom",
-        "flags",
-    )
+    __slots__ = ('dom', 'flags',)
     dom: RemoteNonnullDomain
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_get_xml_desc_args.flags"),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_get_xml_desc_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetXmlDescArgs:
-        f = dec_struct(wire, 2, "remote_domain_get_xml_desc_args")
+        f = dec_struct(wire, 2, 'remote_domain_get_xml_desc_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], 0, 4294967295, "remote_domain_get_xml_desc_args.flags"),
+            dec_int(f[1], 0, 4294967295, 'remote_domain_get_xml_desc_args.flags'),
         )
 
 
 class RemoteDomainGetXmlDescRet(WireValue):
     """remote_domain_get_xml_desc_ret."""
 
-    __slots__ = ("xml",)
+    __slots__ = ('xml',)
     xml: str
 
     def __init__(self, xml: str) -> None:
-        _set(self, "xml", xml)
+        _set(self, 'xml', xml)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_str(self.xml, 4194304, "remote_domain_get_xml_desc_ret.xml"),
+            enc_str(self.xml, REMOTE_STRING_MAX, 'remote_domain_get_xml_desc_ret.xml'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetXmlDescRet:
-        f = dec_struct(wire, 1, "remote_domain_get_xml_desc_ret")
+        f = dec_struct(wire, 1, 'remote_domain_get_xml_desc_ret')
         return cls(
-            dec_str(f[0], 4194304, "remote_domain_get_xml_desc_ret.xml"),
+            dec_str(f[0], REMOTE_STRING_MAX, 'remote_domain_get_xml_desc_ret.xml'),
         )
 
 
 class RemoteDomainBlockJobAbortArgs(WireValue):
     """remote_domain_block_job_abort_args."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "flags",
-    )
+    __slots__ = ('dom', 'path', 'flags',)
     dom: RemoteNonnullDomain
     path: str
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, path: str, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_block_job_abort_args.path"),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_block_job_abort_args.flags"),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_block_job_abort_args.path'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_block_job_abort_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainBlockJobAbortArgs:
-        f = dec_struct(wire, 3, "remote_domain_block_job_abort_args")
+        f = dec_struct(wire, 3, 'remote_domain_block_job_abort_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_block_job_abort_args.path"),
-            dec_int(f[2], 0, 4294967295, "remote_domain_block_job_abort_args.flags"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_block_job_abort_args.path'),
+            dec_int(f[2], 0, 4294967295, 'remote_domain_block_job_abort_args.flags'),
         )
 
 
 class RemoteDomainGetBlockJobInfoArgs(WireValue):
     """remote_domain_get_block_job_info_args."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "flags",
-    )
+    __slots__ = ('dom', 'path', 'flags',)
     dom: RemoteNonnullDomain
     path: str
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, path: str, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_get_block_job_info_args.path"),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_get_block_job_info_args.flags"),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_get_block_job_info_args.path'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_get_block_job_info_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetBlockJobInfoArgs:
-        f = dec_struct(wire, 3, "remote_domain_get_block_job_info_args")
+        f = dec_struct(wire, 3, 'remote_domain_get_block_job_info_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_get_block_job_info_args.path"),
-            dec_int(f[2], 0, 4294967295, "remote_domain_get_block_job_info_args.flags"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_get_block_job_info_args.path'),
+            dec_int(f[2], 0, 4294967295, 'remote_domain_get_block_job_info_args.flags'),
         )
 
 
 class RemoteDomainGetBlockJobInfoRet(WireValue):
     """remote_domain_get_block_job_info_ret."""
 
-    __slots__ = (
-        "found",
-        "type",
-        "bandwidth",
-        "cur",
-        "end",
-    )
+    __slots__ = ('found', 'type', 'bandwidth', 'cur', 'end',)
     found: int
     type: int
     bandwidth: int
@@ -1212,368 +1100,280 @@ class RemoteDomainGetBlockJobInfoRet(WireValue):
     end: int
 
     def __init__(self, found: int, type: int, bandwidth: int, cur: int, end: int) -> None:
-        _set(self, "found", found)
-        _set(self, "type", type)
-        _set(self, "bandwidth", bandwidth)
-        _set(self, "cur", cur)
-        _set(self, "end", end)
+        _set(self, 'found', found)
+        _set(self, 'type', type)
+        _set(self, 'bandwidth', bandwidth)
+        _set(self, 'cur', cur)
+        _set(self, 'end', end)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.found, -2147483648, 2147483647, "remote_domain_get_block_job_info_ret.found"
-            ),
-            enc_int(
-                self.type, -2147483648, 2147483647, "remote_domain_get_block_job_info_ret.type"
-            ),
-            enc_int(
-                self.bandwidth,
-                0,
-                18446744073709551615,
-                "remote_domain_get_block_job_info_ret.bandwidth",
-            ),
-            enc_int(self.cur, 0, 18446744073709551615, "remote_domain_get_block_job_info_ret.cur"),
-            enc_int(self.end, 0, 18446744073709551615, "remote_domain_get_block_job_info_ret.end"),
+            enc_int(self.found, -2147483648, 2147483647, 'remote_domain_get_block_job_info_ret.found'),
+            enc_int(self.type, -2147483648, 2147483647, 'remote_domain_get_block_job_info_ret.type'),
+            enc_int(self.bandwidth, 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.bandwidth'),
+            enc_int(self.cur, 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.cur'),
+            enc_int(self.end, 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.end'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainGetBlockJobInfoRet:
-        f = dec_struct(wire, 5, "remote_domain_get_block_job_info_ret")
+        f = dec_struct(wire, 5, 'remote_domain_get_block_job_info_ret')
         return cls(
-            dec_int(f[0], -2147483648, 2147483647, "remote_domain_get_block_job_info_ret.found"),
-            dec_int(f[1], -2147483648, 2147483647, "remote_domain_get_block_job_info_ret.type"),
-            dec_int(
-                f[2], 0, 18446744073709551615, "remote_domain_get_block_job_info_ret.bandwidth"
-            ),
-            dec_int(f[3], 0, 18446744073709551615, "remote_domain_get_block_job_info_ret.cur"),
-            dec_int(f[4], 0, 18446744073709551615, "remote_domain_get_block_job_info_ret.end"),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_get_block_job_info_ret.found'),
+            dec_int(f[1], -2147483648, 2147483647, 'remote_domain_get_block_job_info_ret.type'),
+            dec_int(f[2], 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.bandwidth'),
+            dec_int(f[3], 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.cur'),
+            dec_int(f[4], 0, 18446744073709551615, 'remote_domain_get_block_job_info_ret.end'),
         )
 
 
 class RemoteDomainBlockJobSetSpeedArgs(WireValue):
     """remote_domain_block_job_set_speed_args."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "bandwidth",
-        "flags",
-    )
+    __slots__ = ('dom', 'path', 'bandwidth', 'flags',)
     dom: RemoteNonnullDomain
     path: str
     bandwidth: int
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "bandwidth", bandwidth)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'bandwidth', bandwidth)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_block_job_set_speed_args.path"),
-            enc_int(
-                self.bandwidth,
-                0,
-                18446744073709551615,
-                "remote_domain_block_job_set_speed_args.bandwidth",
-            ),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_block_job_set_speed_args.flags"),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_block_job_set_speed_args.path'),
+            enc_int(self.bandwidth, 0, 18446744073709551615, 'remote_domain_block_job_set_speed_args.bandwidth'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_block_job_set_speed_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainBlockJobSetSpeedArgs:
-        f = dec_struct(wire, 4, "remote_domain_block_job_set_speed_args")
+        f = dec_struct(wire, 4, 'remote_domain_block_job_set_speed_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_block_job_set_speed_args.path"),
-            dec_int(
-                f[2], 0, 18446744073709551615, "remote_domain_block_job_set_speed_args.bandwidth"
-            ),
-            dec_int(f[3], 0, 4294967295, "remote_domain_block_job_set_speed_args.flags"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_block_job_set_speed_args.path'),
+            dec_int(f[2], 0, 18446744073709551615, 'remote_domain_block_job_set_speed_args.bandwidth'),
+            dec_int(f[3], 0, 4294967295, 'remote_domain_block_job_set_speed_args.flags'),
         )
 
 
 class RemoteDomainBlockPullArgs(WireValue):
     """remote_domain_block_pull_args."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "bandwidth",
-        "flags",
-    )
+    __slots__ = ('dom', 'path', 'bandwidth', 'flags',)
     dom: RemoteNonnullDomain
     path: str
     bandwidth: int
     flags: int
 
     def __init__(self, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "bandwidth", bandwidth)
-        _set(self, "flags", flags)
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'bandwidth', bandwidth)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_block_pull_args.path"),
-            enc_int(
-                self.bandwidth, 0, 18446744073709551615, "remote_domain_block_pull_args.bandwidth"
-            ),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_block_pull_args.flags"),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_block_pull_args.path'),
+            enc_int(self.bandwidth, 0, 18446744073709551615, 'remote_domain_block_pull_args.bandwidth'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_block_pull_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainBlockPullArgs:
-        f = dec_struct(wire, 4, "remote_domain_block_pull_args")
+        f = dec_struct(wire, 4, 'remote_domain_block_pull_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_block_pull_args.path"),
-            dec_int(f[2], 0, 18446744073709551615, "remote_domain_block_pull_args.bandwidth"),
-            dec_int(f[3], 0, 4294967295, "remote_domain_block_pull_args.flags"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_block_pull_args.path'),
+            dec_int(f[2], 0, 18446744073709551615, 'remote_domain_block_pull_args.bandwidth'),
+            dec_int(f[3], 0, 4294967295, 'remote_domain_block_pull_args.flags'),
         )
 
 
 class RemoteDomainBlockRebaseArgs(WireValue):
     """remote_domain_block_rebase_args."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "base",
-        "bandwidth",
-        "flags",
-    )
+    __slots__ = ('dom', 'path', 'base', 'bandwidth', 'flags',)
     dom: RemoteNonnullDomain
     path: str
     base: str | None
     bandwidth: int
     flags: int
 
-    def __init__(
-        self, dom: RemoteNonnullDomain, path: str, base: str | None, bandwidth: int, flags: int
-    ) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "base", base)
-        _set(self, "bandwidth", bandwidth)
-        _set(self, "flags", flags)
+    def __init__(self, dom: RemoteNonnullDomain, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'base', base)
+        _set(self, 'bandwidth', bandwidth)
+        _set(self, 'flags', flags)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_block_rebase_args.path"),
-            None
-            if self.base is None
-            else enc_str(self.base, 4194304, "remote_domain_block_rebase_args.base"),
-            enc_int(
-                self.bandwidth, 0, 18446744073709551615, "remote_domain_block_rebase_args.bandwidth"
-            ),
-            enc_int(self.flags, 0, 4294967295, "remote_domain_block_rebase_args.flags"),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_block_rebase_args.path'),
+            None if self.base is None else enc_str(self.base, REMOTE_STRING_MAX, 'remote_domain_block_rebase_args.base'),
+            enc_int(self.bandwidth, 0, 18446744073709551615, 'remote_domain_block_rebase_args.bandwidth'),
+            enc_int(self.flags, 0, 4294967295, 'remote_domain_block_rebase_args.flags'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainBlockRebaseArgs:
-        f = dec_struct(wire, 5, "remote_domain_block_rebase_args")
+        f = dec_struct(wire, 5, 'remote_domain_block_rebase_args')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_block_rebase_args.path"),
-            None
-            if f[2] is None
-            else dec_str(f[2], 4194304, "remote_domain_block_rebase_args.base"),
-            dec_int(f[3], 0, 18446744073709551615, "remote_domain_block_rebase_args.bandwidth"),
-            dec_int(f[4], 0, 4294967295, "remote_domain_block_rebase_args.flags"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_block_rebase_args.path'),
+            None if f[2] is None else dec_str(f[2], REMOTE_STRING_MAX, 'remote_domain_block_rebase_args.base'),
+            dec_int(f[3], 0, 18446744073709551615, 'remote_domain_block_rebase_args.bandwidth'),
+            dec_int(f[4], 0, 4294967295, 'remote_domain_block_rebase_args.flags'),
         )
 
 
 class RemoteDomainEventsRegisterAnyArgs(WireValue):
     """remote_domain_events_register_any_args."""
 
-    __slots__ = ("eventID",)
+    __slots__ = ('eventID',)
     eventID: int
 
     def __init__(self, eventID: int) -> None:
-        _set(self, "eventID", eventID)
+        _set(self, 'eventID', eventID)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.eventID,
-                -2147483648,
-                2147483647,
-                "remote_domain_events_register_any_args.eventID",
-            ),
+            enc_int(self.eventID, -2147483648, 2147483647, 'remote_domain_events_register_any_args.eventID'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainEventsRegisterAnyArgs:
-        f = dec_struct(wire, 1, "remote_domain_events_register_any_args")
+        f = dec_struct(wire, 1, 'remote_domain_events_register_any_args')
         return cls(
-            dec_int(
-                f[0], -2147483648, 2147483647, "remote_domain_events_register_any_args.eventID"
-            ),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_events_register_any_args.eventID'),
         )
 
 
 class RemoteDomainEventsDeregisterAnyArgs(WireValue):
     """remote_domain_events_deregister_any_args."""
 
-    __slots__ = ("eventID",)
+    __slots__ = ('eventID',)
     eventID: int
 
     def __init__(self, eventID: int) -> None:
-        _set(self, "eventID", eventID)
+        _set(self, 'eventID', eventID)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.eventID,
-                -2147483648,
-                2147483647,
-                "remote_domain_events_deregister_any_args.eventID",
-            ),
+            enc_int(self.eventID, -2147483648, 2147483647, 'remote_domain_events_deregister_any_args.eventID'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainEventsDeregisterAnyArgs:
-        f = dec_struct(wire, 1, "remote_domain_events_deregister_any_args")
+        f = dec_struct(wire, 1, 'remote_domain_events_deregister_any_args')
         return cls(
-            dec_int(
-                f[0], -2147483648, 2147483647, "remote_domain_events_deregister_any_args.eventID"
-            ),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_events_deregister_any_args.eventID'),
         )
 
 
 class RemoteDomainEventLifecycleMsg(WireValue):
     """remote_domain_event_lifecycle_msg."""
 
-    __slots__ = (
-        "dom",
-        "event",
-        "detail",
-    )
+    __slots__ = ('dom', 'event', 'detail',)
     dom: RemoteNonnullDomain
     event: int
     detail: int
 
     def __init__(self, dom: RemoteNonnullDomain, event: int, detail: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "event", event)
-        _set(self, "detail", detail)
+        _set(self, 'dom', dom)
+        _set(self, 'event', event)
+        _set(self, 'detail', detail)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_int(self.event, -2147483648, 2147483647, "remote_domain_event_lifecycle_msg.event"),
-            enc_int(
-                self.detail, -2147483648, 2147483647, "remote_domain_event_lifecycle_msg.detail"
-            ),
+            enc_int(self.event, -2147483648, 2147483647, 'remote_domain_event_lifecycle_msg.event'),
+            enc_int(self.detail, -2147483648, 2147483647, 'remote_domain_event_lifecycle_msg.detail'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainEventLifecycleMsg:
-        f = dec_struct(wire, 3, "remote_domain_event_lifecycle_msg")
+        f = dec_struct(wire, 3, 'remote_domain_event_lifecycle_msg')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_int(f[1], -2147483648, 2147483647, "remote_domain_event_lifecycle_msg.event"),
-            dec_int(f[2], -2147483648, 2147483647, "remote_domain_event_lifecycle_msg.detail"),
+            dec_int(f[1], -2147483648, 2147483647, 'remote_domain_event_lifecycle_msg.event'),
+            dec_int(f[2], -2147483648, 2147483647, 'remote_domain_event_lifecycle_msg.detail'),
         )
 
 
 class RemoteDomainEventBlockJobMsg(WireValue):
     """remote_domain_event_block_job_msg."""
 
-    __slots__ = (
-        "dom",
-        "path",
-        "type",
-        "status",
-    )
+    __slots__ = ('dom', 'path', 'type', 'status',)
     dom: RemoteNonnullDomain
     path: str
     type: int
     status: int
 
     def __init__(self, dom: RemoteNonnullDomain, path: str, type: int, status: int) -> None:
-        _set(self, "dom", dom)
-        _set(self, "path", path)
-        _set(self, "type", type)
-        _set(self, "status", status)
+        _set(self, 'dom', dom)
+        _set(self, 'path', path)
+        _set(self, 'type', type)
+        _set(self, 'status', status)
 
     def to_wire(self) -> list[object]:
         return [
             self.dom.to_wire(),
-            enc_str(self.path, 4194304, "remote_domain_event_block_job_msg.path"),
-            enc_int(self.type, -2147483648, 2147483647, "remote_domain_event_block_job_msg.type"),
-            enc_int(
-                self.status, -2147483648, 2147483647, "remote_domain_event_block_job_msg.status"
-            ),
+            enc_str(self.path, REMOTE_STRING_MAX, 'remote_domain_event_block_job_msg.path'),
+            enc_int(self.type, -2147483648, 2147483647, 'remote_domain_event_block_job_msg.type'),
+            enc_int(self.status, -2147483648, 2147483647, 'remote_domain_event_block_job_msg.status'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainEventBlockJobMsg:
-        f = dec_struct(wire, 4, "remote_domain_event_block_job_msg")
+        f = dec_struct(wire, 4, 'remote_domain_event_block_job_msg')
         return cls(
             RemoteNonnullDomain.from_wire(f[0]),
-            dec_str(f[1], 4194304, "remote_domain_event_block_job_msg.path"),
-            dec_int(f[2], -2147483648, 2147483647, "remote_domain_event_block_job_msg.type"),
-            dec_int(f[3], -2147483648, 2147483647, "remote_domain_event_block_job_msg.status"),
+            dec_str(f[1], REMOTE_STRING_MAX, 'remote_domain_event_block_job_msg.path'),
+            dec_int(f[2], -2147483648, 2147483647, 'remote_domain_event_block_job_msg.type'),
+            dec_int(f[3], -2147483648, 2147483647, 'remote_domain_event_block_job_msg.status'),
         )
 
 
 class RemoteDomainEventBlockJob2Msg(WireValue):
     """remote_domain_event_block_job_2_msg."""
 
-    __slots__ = (
-        "callbackID",
-        "dom",
-        "dst",
-        "type",
-        "status",
-    )
+    __slots__ = ('callbackID', 'dom', 'dst', 'type', 'status',)
     callbackID: int
     dom: RemoteNonnullDomain
     dst: str
     type: int
     status: int
 
-    def __init__(
-        self, callbackID: int, dom: RemoteNonnullDomain, dst: str, type: int, status: int
-    ) -> None:
-        _set(self, "callbackID", callbackID)
-        _set(self, "dom", dom)
-        _set(self, "dst", dst)
-        _set(self, "type", type)
-        _set(self, "status", status)
+    def __init__(self, callbackID: int, dom: RemoteNonnullDomain, dst: str, type: int, status: int) -> None:
+        _set(self, 'callbackID', callbackID)
+        _set(self, 'dom', dom)
+        _set(self, 'dst', dst)
+        _set(self, 'type', type)
+        _set(self, 'status', status)
 
     def to_wire(self) -> list[object]:
         return [
-            enc_int(
-                self.callbackID,
-                -2147483648,
-                2147483647,
-                "remote_domain_event_block_job_2_msg.callbackID",
-            ),
+            enc_int(self.callbackID, -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.callbackID'),
             self.dom.to_wire(),
-            enc_str(self.dst, 4194304, "remote_domain_event_block_job_2_msg.dst"),
-            enc_int(self.type, -2147483648, 2147483647, "remote_domain_event_block_job_2_msg.type"),
-            enc_int(
-                self.status, -2147483648, 2147483647, "remote_domain_event_block_job_2_msg.status"
-            ),
+            enc_str(self.dst, REMOTE_STRING_MAX, 'remote_domain_event_block_job_2_msg.dst'),
+            enc_int(self.type, -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.type'),
+            enc_int(self.status, -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.status'),
         ]
 
     @classmethod
     def from_wire(cls, wire: object) -> RemoteDomainEventBlockJob2Msg:
-        f = dec_struct(wire, 5, "remote_domain_event_block_job_2_msg")
+        f = dec_struct(wire, 5, 'remote_domain_event_block_job_2_msg')
         return cls(
-            dec_int(
-                f[0], -2147483648, 2147483647, "remote_domain_event_block_job_2_msg.callbackID"
-            ),
+            dec_int(f[0], -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.callbackID'),
             RemoteNonnullDomain.from_wire(f[1]),
-            dec_str(f[2], 4194304, "remote_domain_event_block_job_2_msg.dst"),
-            dec_int(f[3], -2147483648, 2147483647, "remote_domain_event_block_job_2_msg.type"),
-            dec_int(f[4], -2147483648, 2147483647, "remote_domain_event_block_job_2_msg.status"),
+            dec_str(f[2], REMOTE_STRING_MAX, 'remote_domain_event_block_job_2_msg.dst'),
+            dec_int(f[3], -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.type'),
+            dec_int(f[4], -2147483648, 2147483647, 'remote_domain_event_block_job_2_msg.status'),
         )

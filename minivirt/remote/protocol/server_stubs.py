@@ -59,35 +59,35 @@ __all__ = ["SERVER_DISPATCH", "ServerStubs"]
 
 #: Callable procedure number -> dispatcher method name.
 SERVER_DISPATCH: Final[Mapping[int, str]] = {
-    1: "dispatch_connect_open",
-    2: "dispatch_connect_close",
-    3: "dispatch_connect_get_type",
-    4: "dispatch_connect_get_version",
-    9: "dispatch_domain_create",
-    11: "dispatch_domain_define_xml",
-    12: "dispatch_domain_destroy",
-    14: "dispatch_domain_get_xml_desc",
-    16: "dispatch_domain_get_info",
-    22: "dispatch_domain_lookup_by_id",
-    23: "dispatch_domain_lookup_by_name",
-    24: "dispatch_domain_lookup_by_uuid",
-    35: "dispatch_domain_undefine",
-    37: "dispatch_connect_list_domains",
-    51: "dispatch_connect_num_of_domains",
-    59: "dispatch_connect_get_hostname",
-    167: "dispatch_domain_events_register_any",
-    168: "dispatch_domain_events_deregister_any",
-    196: "dispatch_domain_create_with_flags",
-    212: "dispatch_domain_get_state",
-    231: "dispatch_domain_undefine_flags",
-    234: "dispatch_domain_destroy_flags",
-    237: "dispatch_domain_block_job_abort",
-    238: "dispatch_domain_get_block_job_info",
-    239: "dispatch_domain_block_job_set_speed",
-    240: "dispatch_domain_block_pull",
-    266: "dispatch_domain_block_rebase",
-    273: "dispatch_connect_list_all_domains",
-    350: "dispatch_domain_define_xml_flags",
+    1: 'dispatch_connect_open',
+    2: 'dispatch_connect_close',
+    3: 'dispatch_connect_get_type',
+    4: 'dispatch_connect_get_version',
+    9: 'dispatch_domain_create',
+    11: 'dispatch_domain_define_xml',
+    12: 'dispatch_domain_destroy',
+    14: 'dispatch_domain_get_xml_desc',
+    16: 'dispatch_domain_get_info',
+    22: 'dispatch_domain_lookup_by_id',
+    23: 'dispatch_domain_lookup_by_name',
+    24: 'dispatch_domain_lookup_by_uuid',
+    35: 'dispatch_domain_undefine',
+    37: 'dispatch_connect_list_domains',
+    51: 'dispatch_connect_num_of_domains',
+    59: 'dispatch_connect_get_hostname',
+    167: 'dispatch_domain_events_register_any',
+    168: 'dispatch_domain_events_deregister_any',
+    196: 'dispatch_domain_create_with_flags',
+    212: 'dispatch_domain_get_state',
+    231: 'dispatch_domain_undefine_flags',
+    234: 'dispatch_domain_destroy_flags',
+    237: 'dispatch_domain_block_job_abort',
+    238: 'dispatch_domain_get_block_job_info',
+    239: 'dispatch_domain_block_job_set_speed',
+    240: 'dispatch_domain_block_pull',
+    266: 'dispatch_domain_block_rebase',
+    273: 'dispatch_connect_list_all_domains',
+    350: 'dispatch_domain_define_xml_flags',
 }
 
 
@@ -115,9 +115,7 @@ class ServerStubs(ServerStubBase):
         self._domain(args.dom).create()
         return None
 
-    def dispatch_domain_define_xml(
-        self, args: RemoteDomainDefineXmlArgs
-    ) -> RemoteDomainDefineXmlRet:
+    def dispatch_domain_define_xml(self, args: RemoteDomainDefineXmlArgs) -> RemoteDomainDefineXmlRet:
         """REMOTE_PROC_DOMAIN_DEFINE_XML (11): calls virDomainDefineXML."""
         raise NotImplementedError
 
@@ -126,9 +124,7 @@ class ServerStubs(ServerStubBase):
         self._domain(args.dom).destroy()
         return None
 
-    def dispatch_domain_get_xml_desc(
-        self, args: RemoteDomainGetXmlDescArgs
-    ) -> RemoteDomainGetXmlDescRet:
+    def dispatch_domain_get_xml_desc(self, args: RemoteDomainGetXmlDescArgs) -> RemoteDomainGetXmlDescRet:
         """REMOTE_PROC_DOMAIN_GET_XML_DESC (14): calls virDomainGetXMLDesc."""
         return RemoteDomainGetXmlDescRet(self._domain(args.dom).get_xml_desc(args.flags))
 
@@ -136,23 +132,15 @@ class ServerStubs(ServerStubBase):
         """REMOTE_PROC_DOMAIN_GET_INFO (16): calls virDomainGetInfo."""
         raise NotImplementedError
 
-    def dispatch_domain_lookup_by_id(
-        self, args: RemoteDomainLookupByIdArgs
-    ) -> RemoteDomainLookupByIdRet:
+    def dispatch_domain_lookup_by_id(self, args: RemoteDomainLookupByIdArgs) -> RemoteDomainLookupByIdRet:
         """REMOTE_PROC_DOMAIN_LOOKUP_BY_ID (22): calls virDomainLookupByID."""
         return RemoteDomainLookupByIdRet(self._wire_domain(self._conn().lookup_by_id(args.id)))
 
-    def dispatch_domain_lookup_by_name(
-        self, args: RemoteDomainLookupByNameArgs
-    ) -> RemoteDomainLookupByNameRet:
+    def dispatch_domain_lookup_by_name(self, args: RemoteDomainLookupByNameArgs) -> RemoteDomainLookupByNameRet:
         """REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME (23): calls virDomainLookupByName."""
-        return RemoteDomainLookupByNameRet(
-            self._wire_domain(self._conn().lookup_by_name(args.name))
-        )
+        return RemoteDomainLookupByNameRet(self._wire_domain(self._conn().lookup_by_name(args.name)))
 
-    def dispatch_domain_lookup_by_uuid(
-        self, args: RemoteDomainLookupByUuidArgs
-    ) -> RemoteDomainLookupByUuidRet:
+    def dispatch_domain_lookup_by_uuid(self, args: RemoteDomainLookupByUuidArgs) -> RemoteDomainLookupByUuidRet:
         """REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID (24): calls virDomainLookupByUUID."""
         raise NotImplementedError
 
@@ -161,9 +149,7 @@ class ServerStubs(ServerStubBase):
         self._domain(args.dom).undefine()
         return None
 
-    def dispatch_connect_list_domains(
-        self, args: RemoteConnectListDomainsArgs
-    ) -> RemoteConnectListDomainsRet:
+    def dispatch_connect_list_domains(self, args: RemoteConnectListDomainsArgs) -> RemoteConnectListDomainsRet:
         """REMOTE_PROC_CONNECT_LIST_DOMAINS (37): calls virConnectListDomains."""
         raise NotImplementedError
 
@@ -179,15 +165,11 @@ class ServerStubs(ServerStubBase):
         """REMOTE_PROC_DOMAIN_EVENTS_REGISTER_ANY (167): calls virConnectDomainEventRegisterAny."""
         raise NotImplementedError
 
-    def dispatch_domain_events_deregister_any(
-        self, args: RemoteDomainEventsDeregisterAnyArgs
-    ) -> None:
+    def dispatch_domain_events_deregister_any(self, args: RemoteDomainEventsDeregisterAnyArgs) -> None:
         """REMOTE_PROC_DOMAIN_EVENTS_DEREGISTER_ANY (168): calls virConnectDomainEventDeregisterAny."""
         raise NotImplementedError
 
-    def dispatch_domain_create_with_flags(
-        self, args: RemoteDomainCreateWithFlagsArgs
-    ) -> RemoteDomainCreateWithFlagsRet:
+    def dispatch_domain_create_with_flags(self, args: RemoteDomainCreateWithFlagsArgs) -> RemoteDomainCreateWithFlagsRet:
         """REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS (196): calls virDomainCreateWithFlags."""
         raise NotImplementedError
 
@@ -210,9 +192,7 @@ class ServerStubs(ServerStubBase):
         self._domain(args.dom).block_job_abort(args.path, args.flags)
         return None
 
-    def dispatch_domain_get_block_job_info(
-        self, args: RemoteDomainGetBlockJobInfoArgs
-    ) -> RemoteDomainGetBlockJobInfoRet:
+    def dispatch_domain_get_block_job_info(self, args: RemoteDomainGetBlockJobInfoArgs) -> RemoteDomainGetBlockJobInfoRet:
         """REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO (238): calls virDomainGetBlockJobInfo."""
         raise NotImplementedError
 
@@ -231,14 +211,10 @@ class ServerStubs(ServerStubBase):
         self._domain(args.dom).block_rebase(args.path, args.base, args.bandwidth, args.flags)
         return None
 
-    def dispatch_connect_list_all_domains(
-        self, args: RemoteConnectListAllDomainsArgs
-    ) -> RemoteConnectListAllDomainsRet:
+    def dispatch_connect_list_all_domains(self, args: RemoteConnectListAllDomainsArgs) -> RemoteConnectListAllDomainsRet:
         """REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS (273): calls virConnectListAllDomains."""
         raise NotImplementedError
 
-    def dispatch_domain_define_xml_flags(
-        self, args: RemoteDomainDefineXmlFlagsArgs
-    ) -> RemoteDomainDefineXmlFlagsRet:
+    def dispatch_domain_define_xml_flags(self, args: RemoteDomainDefineXmlFlagsArgs) -> RemoteDomainDefineXmlFlagsRet:
         """REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS (350): calls virDomainDefineXMLFlags."""
         raise NotImplementedError
