@@ -35,6 +35,7 @@ from minivirt.public import (
     DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
     DomainBlockJobSetSpeedFlags,
+    DomainBlockJobType,
     DomainBlockPullFlags,
     DomainBlockRebaseFlags,
     DomainEventID,
@@ -70,14 +71,17 @@ __all__ = [
     "current_job",
     "find_base",
     "find_disk",
+    "info_args",
     "job_disk",
     "job_events",
     "job_name",
+    "no_domain",
     "not_running",
     "plan_pull",
     "pulled_chain",
     "refuse_copy",
     "relative_backing",
+    "speed_args",
     "speed_argument",
     "translate_info",
 ]
@@ -169,7 +173,8 @@ class ChainImage:
 class PullPlan:
     """What a pull that passed every check does: disk, base (chain index), speed (bytes/s).
 
-    ``backing`` is the base's name relative to the top image (RELATIVE), else None.
+    ``backing`` is the base's name relative to the top image (RELATIVE), else
+    None; ``type`` is the job's virDomainBlockJobType.
     """
 
     disk: DiskDef
@@ -177,6 +182,7 @@ class PullPlan:
     base_path: str | None
     backing: str | None
     speed: int
+    type: int = int(DomainBlockJobType.PULL)
 
 
 def check_flags(flags: int, allowed: int, function: str, domain: ErrorDomain) -> None:
@@ -204,6 +210,32 @@ def check_flags(flags: int, allowed: int, function: str, domain: ErrorDomain) ->
 def check_api_flags(flags: int, api: Api, driver: Driver) -> None:
     """:func:`check_flags` for a block-job API in ``driver`` (its function name, its domain)."""
     check_flags(flags, api.flags, driver.function(api), driver.domain)
+
+
+def info_args(flags: int, driver: Driver) -> bool:
+    """qemuDomainGetBlockJobInfo's flags check; True when bandwidth is wanted in bytes/s."""
+    check_api_flags(flags, GET_INFO, driver)
+    return bool(flags & DomainBlockJobInfoFlags.BANDWIDTH_BYTES)
+
+
+def speed_args(bandwidth: int, flags: int, driver: Driver) -> int:
+    """qemuDomainBlockJobSetSpeed's checks before the domain lookup: flags, then the MiB overflow.
+
+    Returns the speed in bytes/s (see :func:`bandwidth_bytes`).
+    """
+    check_api_flags(flags, SET_SPEED, driver)
+    in_bytes = bool(flags & DomainBlockJobSetSpeedFlags.BANDWIDTH_BYTES)
+    return bandwidth_bytes(bandwidth, in_bytes, driver)
+
+
+def no_domain(ref: DomainRef, driver: Driver) -> VirError:
+    """The domain lookup's failure (qemuDomainObjFromDomain): NO_DOMAIN "no domain with
+    matching uuid '%s' (%s)"."""
+    return VirError.report(
+        ErrorNumber.NO_DOMAIN,
+        driver.domain,
+        f"no domain with matching uuid '{ref.uuid}' ({ref.name})",
+    )
 
 
 def not_running() -> VirError:

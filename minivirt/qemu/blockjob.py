@@ -12,38 +12,30 @@ must not parse QMP, and it queues no event but the CANCELED that the 2011
 from __future__ import annotations
 
 import os
-from typing import Final
 
-from minivirt import hypervisor as rules
 from minivirt.conf import DiskDef
+from minivirt.hypervisor import blockjob as rules
 from minivirt.public import (
     BlockJobInfo,
     DomainBlockJobAbortFlags,
-    DomainBlockJobInfoFlags,
-    DomainBlockJobSetSpeedFlags,
     DomainBlockJobStatus,
-    DomainBlockJobType,
     DomainRef,
     ErrorDomain,
     ErrorNumber,
     VirError,
 )
-from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
+from minivirt.qemu.domain import DRIVER, ActiveJob, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor
 from minivirt.qemu.process import drive_id
 from minivirt.qemu.state import QemuDriverState
 
 __all__ = [
-    "DRIVER",
     "block_job_abort",
     "block_job_set_speed",
     "block_pull",
     "block_rebase",
     "get_block_job_info",
 ]
-
-#: What the qemu driver's errors carry: VIR_FROM_QEMU, functions named qemuDomain….
-DRIVER: Final = rules.Driver(ErrorDomain.QEMU, "qemu")
 
 
 def _monitor(dom: DomainObj) -> Monitor:
@@ -110,9 +102,7 @@ def _pull_common(
             )
             monitor = _monitor(dom)
             target = plan.disk.target
-            job = ActiveJob(
-                target, drive_id(plan.disk), int(DomainBlockJobType.PULL), plan.base_index
-            )
+            job = ActiveJob(target, drive_id(plan.disk), plan.type, plan.base_index)
             dom.jobs[target] = job
         state.write_status(dom)
         try:
@@ -136,7 +126,7 @@ def get_block_job_info(
     INVALID_ARG (flags, unknown disk), NO_DOMAIN, OPERATION_INVALID (not
     running), INTERNAL_ERROR (malformed reply).
     """
-    rules.check_api_flags(flags, rules.GET_INFO, DRIVER)
+    report_bytes = rules.info_args(flags, DRIVER)
     dom = state.get(ref)
     with dom.cond:
         target = rules.job_disk(dom, disk, DRIVER)[0].target
@@ -144,7 +134,6 @@ def get_block_job_info(
         if job is None:
             return None
         monitor = _monitor(dom)
-    report_bytes = bool(flags & DomainBlockJobInfoFlags.BANDWIDTH_BYTES)
     for raw in monitor.query_block_jobs():
         if raw.device == job.device:
             return rules.translate_info(
@@ -163,9 +152,7 @@ def block_job_set_speed(
     as libvirt), NO_DOMAIN, OPERATION_INVALID (not running), INTERNAL_ERROR
     (speed beyond int64), QEMU's errors.
     """
-    rules.check_api_flags(flags, rules.SET_SPEED, DRIVER)
-    in_bytes = bool(flags & DomainBlockJobSetSpeedFlags.BANDWIDTH_BYTES)
-    speed = rules.bandwidth_bytes(bandwidth, in_bytes, DRIVER)
+    speed = rules.speed_args(bandwidth, flags, DRIVER)
     dom = state.get(ref)
     with dom.modify_job():
         with dom.cond:

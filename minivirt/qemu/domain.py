@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from minivirt.conf import DomainDef
-from minivirt.hypervisor import not_running
+from minivirt.hypervisor.blockjob import Driver, not_running
 from minivirt.public import (
     DomainRef,
     DomainShutoffReason,
@@ -30,7 +30,10 @@ from minivirt.public import (
 from minivirt.qemu.monitor import Monitor
 from minivirt.qemu.qmpreply import BlockChainEntry
 
-__all__ = ["JOB_LOCK_TIMEOUT", "ActiveJob", "DomainObj", "not_running"]
+__all__ = ["DRIVER", "JOB_LOCK_TIMEOUT", "ActiveJob", "DomainObj", "not_running"]
+
+#: What the qemu driver's errors carry in the shared rules: VIR_FROM_QEMU, qemuDomain… names.
+DRIVER: Final = Driver(ErrorDomain.QEMU, "qemu")
 
 #: Seconds a state-changing call waits for another one on the same domain.
 JOB_LOCK_TIMEOUT: Final[float] = 30.0

@@ -17,7 +17,7 @@ import threading
 from typing import Final
 
 from minivirt.conf import format_xml
-from minivirt.hypervisor import check_flags
+from minivirt.hypervisor.blockjob import check_flags
 from minivirt.public import (
     BlockJobInfo,
     ConnectListAllDomainsFlags,

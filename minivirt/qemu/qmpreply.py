@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from minivirt.hypervisor import ULONG_MASK, ChainImage
+from minivirt.hypervisor.blockjob import ULONG_MASK, ChainImage
 from minivirt.public import (
     DomainBlockJobStatus,
     DomainBlockJobType,

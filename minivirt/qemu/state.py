@@ -21,7 +21,7 @@ import threading
 
 from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
-from minivirt.hypervisor import job_events, pulled_chain
+from minivirt.hypervisor.blockjob import job_events, no_domain, pulled_chain
 from minivirt.public import (
     DomainEvent,
     DomainEventDefinedDetailType,
@@ -39,7 +39,7 @@ from minivirt.public import (
     VirError,
 )
 from minivirt.qemu import process
-from minivirt.qemu.domain import DomainObj, not_running
+from minivirt.qemu.domain import DRIVER, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
 from minivirt.qemu.paths import StateRoots
 from minivirt.qemu.qmpreply import QmpEvent, event_status, job_type, parse_block_job_event
@@ -105,7 +105,7 @@ class QemuDriverState:
         with self._lock:
             dom = self._domains.get(ref.uuid)
         if dom is None:
-            raise _no_domain(f"no domain with matching uuid '{ref.uuid}' ({ref.name})")
+            raise no_domain(ref, DRIVER)
         return dom
 
     def by_name(self, name: str) -> DomainObj:

@@ -19,18 +19,14 @@ from collections.abc import Callable
 from typing import Final
 
 from minivirt.conf import DiskDef, DomainDef
-from minivirt.hypervisor import ChainImage
-from minivirt.public import (
-    DomainRef,
-    DomainShutoffReason,
-    DomainState,
-    ErrorDomain,
-    ErrorNumber,
-    VirError,
-)
+from minivirt.hypervisor.blockjob import ChainImage, Driver, no_domain
+from minivirt.public import DomainRef, DomainShutoffReason, DomainState, ErrorDomain
 from minivirt.testdrv.simjob import SimJob
 
-__all__ = ["FAILING_PREFIX", "Clock", "DomainObj", "SimHost", "no_domain"]
+__all__ = ["DRIVER", "FAILING_PREFIX", "Clock", "DomainObj", "SimHost"]
+
+#: What the test driver's errors carry in the shared rules: VIR_FROM_TEST, testDomain… names.
+DRIVER: Final = Driver(ErrorDomain.TEST, "test")
 
 Clock = Callable[[], float]
 
@@ -59,11 +55,6 @@ class DomainObj:
         return DomainRef(self.defn.name, self.defn.uuid, self.id)
 
 
-def no_domain(detail: str) -> VirError:
-    """NO_DOMAIN in the test driver's error domain."""
-    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
-
-
 class SimHost:
     """Domains, images, failures and clock of the simulated host; ``lock`` guards them all.
 
@@ -86,7 +77,7 @@ class SimHost:
         """The domain of ``ref``; NO_DOMAIN "no domain with matching uuid '%s' (%s)"."""
         obj = self.domains.get(ref.uuid)
         if obj is None:
-            raise no_domain(f"no domain with matching uuid '{ref.uuid}' ({ref.name})")
+            raise no_domain(ref, DRIVER)
         return obj
 
     def chain(self, disk: DiskDef) -> tuple[ChainImage, ...]:

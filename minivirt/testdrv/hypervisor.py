@@ -24,7 +24,7 @@ from typing import Final
 
 from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
-from minivirt.hypervisor import check_flags, not_running
+from minivirt.hypervisor.blockjob import check_flags, not_running
 from minivirt.public import (
     BlockJobInfo,
     DomainEvent,
@@ -43,8 +43,8 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.testdrv import blockjob
-from minivirt.testdrv.host import FAILING_PREFIX, Clock, DomainObj, SimHost, no_domain
+from minivirt.testdrv.blockjob import BlockJobs
+from minivirt.testdrv.host import FAILING_PREFIX, Clock, DomainObj, SimHost
 from minivirt.testdrv.simjob import DEFAULT_DISK_SIZE
 
 __all__ = [
@@ -54,6 +54,11 @@ __all__ = [
     "DomainObj",
     "TestHypervisor",
 ]
+
+
+def _no_domain(detail: str) -> VirError:
+    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
+
 
 TEST_DOMAIN_UUID: Final[str] = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 #: Longest the timer thread sleeps without a known deadline change (seconds).
@@ -85,6 +90,7 @@ class TestHypervisor:
 
     def __init__(self, clock: Clock = time.monotonic, disk_size: int = DEFAULT_DISK_SIZE) -> None:
         self.host = SimHost(clock, disk_size, _TEST_IMAGES)
+        self.jobs = BlockJobs(self.host)
         self.clock = clock
         self.disk_size = disk_size
         self._lock = self.host.lock
@@ -121,7 +127,7 @@ class TestHypervisor:
 
     def settle(self) -> None:
         """End every job whose time has come (events queued), as the timer would."""
-        self._broadcast(blockjob.reap(self.host))
+        self._broadcast(self.jobs.reap())
 
     def kick(self) -> None:
         """Re-evaluate job deadlines now (after a fake clock moved), then let the timer run."""
@@ -177,7 +183,7 @@ class TestHypervisor:
             for obj in self._domains.values():
                 if obj.defn.name == name:
                     return obj.ref
-        raise no_domain(f"no domain with matching name '{name}'")
+        raise _no_domain(f"no domain with matching name '{name}'")
 
     def lookup_by_id(self, id: int) -> DomainRef:
         """Mirrors testDomainLookupByID; NO_DOMAIN when absent."""
@@ -185,7 +191,7 @@ class TestHypervisor:
             for obj in self._domains.values():
                 if obj.active and obj.id == id:
                     return obj.ref
-        raise no_domain(f"no domain with matching id {id}")
+        raise _no_domain(f"no domain with matching id {id}")
 
     def lookup_by_uuid(self, uuid: str) -> DomainRef:
         """Mirrors testDomainLookupByUUID; NO_DOMAIN when absent."""
@@ -193,7 +199,7 @@ class TestHypervisor:
             obj = self._domains.get(uuid.lower())
             if obj is not None:
                 return obj.ref
-        raise no_domain(f"no domain with matching uuid '{uuid}'")
+        raise _no_domain(f"no domain with matching uuid '{uuid}'")
 
     def list_all(self, flags: int) -> list[DomainRef]:
         """Mirrors testConnectListAllDomains (ACTIVE/INACTIVE/PERSISTENT/TRANSIENT filters)."""
@@ -372,14 +378,14 @@ class TestHypervisor:
     def block_pull(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors qemuDomainBlockPull on the simulated host."""
         self.settle()
-        self._started(blockjob.block_pull(self.host, dom, disk, bandwidth, flags))
+        self._started(self.jobs.pull(dom, disk, bandwidth, flags))
 
     def block_rebase(
         self, dom: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int
     ) -> None:
         """Mirrors qemuDomainBlockRebase (pull form) on the simulated host."""
         self.settle()
-        self._started(blockjob.block_rebase(self.host, dom, disk, base, bandwidth, flags))
+        self._started(self.jobs.rebase(dom, disk, base, bandwidth, flags))
 
     def _started(self, events: Iterable[DomainEvent]) -> None:
         with self._lock:
@@ -389,14 +395,14 @@ class TestHypervisor:
     def get_block_job_info(self, dom: DomainRef, disk: str, flags: int) -> BlockJobInfo | None:
         """Mirrors qemuDomainGetBlockJobInfo on the simulated host."""
         self.settle()
-        return blockjob.get_block_job_info(self.host, dom, disk, flags)
+        return self.jobs.info(dom, disk, flags)
 
     def block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """Mirrors qemuDomainBlockJobAbort on the simulated host."""
         self.settle()
-        self._broadcast(blockjob.block_job_abort(self.host, dom, disk, flags))
+        self._broadcast(self.jobs.abort(dom, disk, flags))
 
     def block_job_set_speed(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors qemuDomainBlockJobSetSpeed on the simulated host."""
         self.settle()
-        blockjob.block_job_set_speed(self.host, dom, disk, bandwidth, flags)
+        self.jobs.set_speed(dom, disk, bandwidth, flags)

@@ -6,6 +6,7 @@ import pytest
 from conftest import Collector
 from test_domains import TEST, raises
 
+from minivirt.hypervisor.blockjob import MAX_MIB_BANDWIDTH
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -14,7 +15,6 @@ from minivirt.public import (
     ErrorNumber,
 )
 from minivirt.testdrv import ABORT_DELAY, DEFAULT_DISK_SIZE, DEFAULT_RATE, TestDriver
-from minivirt.hypervisor import MAX_MIB_BANDWIDTH
 
 MiB = 1 << 20
 SRC = "/guest/diskimage1"
