@@ -1,177 +1,212 @@
-"""Block-job arithmetic and rules of libvirt's qemu driver, as pure functions.
+"""The block-job entry points of the qemu driver (qemuDomainBlockPull and friends).
 
-This module owns the driver-side conversions and checks that need no domain
-and no QEMU: ``virCheckFlags``, bandwidth MiB/s ↔ bytes/s with libvirt's
-overflow guards (facts §1.5, §4.2), the translation of a ``query-block-jobs``
-entry into ``virDomainBlockJobInfo`` with modern libvirt's cur/end
-normalisation (facts §1.2, §4.4), the event status of a QEMU block-job event
-(facts §4.6) and the lookup of a base image in a backing chain.  It must not
-perform I/O, take locks or know domains beyond the values passed in.
+The checks, their order and texts are the shared rules of
+:mod:`minivirt.hypervisor.blockjob`; this module owns what is QEMU's: the
+domain's locks (the "modify" job lock, ``dom.cond``), recording a job before
+``block-stream`` is sent so that its events always find it, the monitor
+commands, and waiting for the job's end on an Abort without ABORT_ASYNC.  It
+must not parse QMP, and it queues no event but the CANCELED that the 2011
+``block_job_cancel`` never announces.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Final
 
+from minivirt.conf import DiskDef
+from minivirt.hypervisor import blockjob as rules
 from minivirt.public import (
     BlockJobInfo,
+    DomainBlockJobAbortFlags,
     DomainBlockJobStatus,
-    DomainBlockJobType,
+    DomainRef,
     ErrorDomain,
     ErrorNumber,
     VirError,
 )
-from minivirt.qemu.qmpreply import BlockChainEntry, QemuBlockJob, QemuBlockJobEvent
+from minivirt.qemu.domain import DRIVER, ActiveJob, DomainObj, not_running
+from minivirt.qemu.monitor import Monitor
+from minivirt.qemu.process import drive_id
+from minivirt.qemu.state import QemuDriverState
 
 __all__ = [
-    "LLONG_MAX",
-    "MIB",
-    "ULONG_MAX",
-    "check_flags",
-    "event_status",
-    "find_base",
-    "job_type",
-    "mib_to_bytes",
-    "relative_backing",
-    "translate_info",
+    "block_job_abort",
+    "block_job_set_speed",
+    "block_pull",
+    "block_rebase",
+    "get_block_job_info",
 ]
 
-#: One MiB: libvirt's bandwidth unit.
-MIB: Final[int] = 1 << 20
-#: C's LLONG_MAX: modern libvirt refuses MiB/s values above ``LLONG_MAX >> 20``.
-LLONG_MAX: Final[int] = (1 << 63) - 1
-#: C's ULONG_MAX on LP64: the largest value ``virDomainBlockJobInfo.bandwidth`` holds.
-ULONG_MAX: Final[int] = (1 << 64) - 1
 
-_QEMU_JOB_TYPES: Final[dict[str, DomainBlockJobType]] = {
-    "stream": DomainBlockJobType.PULL,
-    "commit": DomainBlockJobType.COMMIT,
-    "mirror": DomainBlockJobType.COPY,
-    "backup": DomainBlockJobType.BACKUP,
-}
+def _monitor(dom: DomainObj) -> Monitor:
+    monitor = dom.monitor
+    if monitor is None:
+        raise not_running()
+    return monitor
 
 
-def check_flags(flags: int, allowed: int, function: str) -> None:
-    """virCheckFlags: INVALID_ARG "unsupported flags (0x%x) in function <driver function>"."""
-    extra = (int(flags) & 0xFFFFFFFF) & ~int(allowed)
-    if extra:
-        raise VirError.report(
-            ErrorNumber.INVALID_ARG,
-            ErrorDomain.QEMU,
-            f"unsupported flags (0x{extra:x}) in function {function}",
-        )
+def _same_file(a: str, b: str) -> bool:
+    """Whether two image paths name the same file after resolving symbolic links."""
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
-def mib_to_bytes(bandwidth: int) -> int:
-    """MiB/s → bytes/s; OVERFLOW "bandwidth must be less than 8796093022207" above LLONG_MAX>>20."""
-    if bandwidth < 0 or bandwidth > LLONG_MAX >> 20:
-        raise VirError.report(
-            ErrorNumber.OVERFLOW,
-            ErrorDomain.QEMU,
-            f"bandwidth must be less than {LLONG_MAX >> 20}",
-        )
-    return bandwidth << 20
+def block_pull(
+    state: QemuDriverState, ref: DomainRef, disk: str, bandwidth: int, flags: int
+) -> None:
+    """Mirrors qemuDomainBlockPull: BlockRebase with no base.
 
-
-def job_type(qemu_type: str) -> DomainBlockJobType:
-    """QEMU's job type string → virDomainBlockJobType (UNKNOWN for anything else)."""
-    return _QEMU_JOB_TYPES.get(qemu_type, DomainBlockJobType.UNKNOWN)
-
-
-def translate_info(raw: QemuBlockJob, jtype: int, report_bytes: bool) -> BlockJobInfo:
-    """A query-block-jobs entry as virDomainBlockJobInfo, as modern libvirt fills it.
-
-    Bandwidth in bytes/s with ``report_bytes``, else MiB/s rounded up; OVERFLOW
-    "bandwidth %llu cannot be represented in result" when it exceeds
-    ULONG_MAX.  cur/end: 0/0 → 0/1 (not started) or 1/1 (QEMU says ready);
-    cur == end > 0 while QEMU says not ready → cur - 1.
+    Raises INVALID_ARG (flags, unknown disk), NO_DOMAIN, OPERATION_INVALID
+    (not running), OPERATION_UNSUPPORTED (job already active), OVERFLOW
+    (bandwidth), INTERNAL_ERROR (speed beyond int64), and QEMU's errors.
     """
-    bandwidth = raw.speed if report_bytes else -(-raw.speed // MIB)
-    if bandwidth > ULONG_MAX:
-        raise VirError.report(
-            ErrorNumber.OVERFLOW,
-            ErrorDomain.QEMU,
-            f"bandwidth {bandwidth} cannot be represented in result",
-        )
-    cur, end = raw.offset, raw.len
-    if cur == 0 and end == 0:
-        if raw.ready is True:
-            cur, end = 1, 1
-        else:
-            end = 1
-    if raw.ready is False and cur == end and cur > 0:
-        cur -= 1
-    return BlockJobInfo(type=int(jtype), bandwidth=bandwidth, cur=cur, end=end)
+    rules.check_api_flags(flags, rules.PULL, DRIVER)
+    _pull_common(state, state.get(ref), disk, None, bandwidth, flags)
 
 
-def event_status(event: QemuBlockJobEvent) -> DomainBlockJobStatus | None:
-    """The BLOCK_JOB status for a QEMU event; None for events libvirt does not turn into one.
+def block_rebase(
+    state: QemuDriverState, ref: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int
+) -> None:
+    """Mirrors qemuDomainBlockRebase for pulls: stream the layers above ``base``.
 
-    COMPLETED → COMPLETED, or FAILED when it carries ``error`` or offset != len;
-    CANCELLED → CANCELED; READY → READY; BLOCK_JOB_ERROR → None (libvirt
-    ignores it; the job's end is reported by the COMPLETED that follows).
+    Raises as :func:`block_pull`, plus the base lookup's INVALID_ARG
+    (VIR_FROM_STORAGE), INVALID_ARG for RELATIVE without a base,
+    OPERATION_INVALID "can't keep relative backing relationship", and
+    ARGUMENT_UNSUPPORTED for copy jobs (not implemented by minivirt).
     """
-    if event.name == "BLOCK_JOB_COMPLETED":
-        if event.error is not None or event.offset != event.len:
-            return DomainBlockJobStatus.FAILED
-        return DomainBlockJobStatus.COMPLETED
-    if event.name == "BLOCK_JOB_CANCELLED":
-        return DomainBlockJobStatus.CANCELED
-    if event.name == "BLOCK_JOB_READY":
-        return DomainBlockJobStatus.READY
-    return None
+    rules.check_api_flags(flags, rules.REBASE, DRIVER)
+    dom = state.get(ref)
+    rules.refuse_copy(flags)
+    _pull_common(state, dom, disk, base, bandwidth, flags)
 
 
-def _index_name(name: str, target: str) -> int | None:
-    prefix = f"{target}["
-    if name.startswith(prefix) and name.endswith("]") and name[len(prefix) : -1].isdigit():
-        return int(name[len(prefix) : -1])
-    return None
-
-
-def find_base(chain: Sequence[BlockChainEntry], name: str, target: str) -> int:
-    """Index in ``chain`` (top first) of the image ``name`` strictly beneath the top.
-
-    ``name`` is a path (absolute, or relative as recorded in the image above
-    it) or ``<target>[<index>]``.  INVALID_ARG "could not find image '%s'
-    beneath '%s' in chain for '%s'" when it is not below the top image.
-    """
-    index = _index_name(name, target)
-    if index is not None:
-        if 0 < index < len(chain):
-            return index
-    else:
-        for i in range(1, len(chain)):
-            entry = chain[i]
-            recorded = chain[i - 1].backing_name
-            if name in (entry.path, recorded):
-                return i
-            if name.startswith("/") and os.path.realpath(name) == os.path.realpath(entry.path):
-                return i
-    top = chain[0].path if chain else ""
-    raise VirError.report(
-        ErrorNumber.INVALID_ARG,
-        ErrorDomain.QEMU,
-        f"could not find image '{name}' beneath '{top}' in chain for '{target}'",
-    )
-
-
-def relative_backing(chain: Sequence[BlockChainEntry], base_index: int) -> str:
-    """The base's name relative to the top image, through recorded relative names.
-
-    OPERATION_INVALID "can't keep relative backing relationship" when a link
-    between the top and the base was recorded as an absolute path.
-    """
-    rel = ""
-    for i in range(base_index):
-        recorded = chain[i].backing_name
-        if not recorded or recorded.startswith("/"):
-            raise VirError.report(
-                ErrorNumber.OPERATION_INVALID,
-                ErrorDomain.QEMU,
-                "can't keep relative backing relationship",
+def _pull_common(
+    state: QemuDriverState,
+    dom: DomainObj,
+    name: str,
+    base: str | None,
+    bandwidth: int,
+    flags: int,
+) -> None:
+    """qemuDomainBlockPullCommon: the shared checks, then record the job and send block-stream."""
+    with dom.modify_job():
+        with dom.cond:
+            plan = rules.plan_pull(
+                dom,
+                name,
+                base,
+                bandwidth,
+                flags,
+                lambda d: dom.chain(d.target),
+                DRIVER,
+                _same_file,
             )
-        rel = os.path.join(os.path.dirname(rel), recorded)
-    return rel
+            monitor = _monitor(dom)
+            target = plan.disk.target
+            job = ActiveJob(target, drive_id(plan.disk), plan.type, plan.base_index)
+            dom.jobs[target] = job
+        state.write_status(dom)
+        try:
+            monitor.block_stream(
+                job.device, base=plan.base_path, backing_file=plan.backing, speed=plan.speed
+            )
+        except VirError:
+            with dom.cond:
+                if dom.jobs.get(target) is job:
+                    del dom.jobs[target]
+            state.write_status(dom)
+            raise
+
+
+def get_block_job_info(
+    state: QemuDriverState, ref: DomainRef, disk: str, flags: int
+) -> BlockJobInfo | None:
+    """Mirrors qemuDomainGetBlockJobInfo: the job on ``disk`` as QEMU reports it, or None.
+
+    Concurrent calls share one ``query-block-jobs`` in flight.  Raises
+    INVALID_ARG (flags, unknown disk), NO_DOMAIN, OPERATION_INVALID (not
+    running), INTERNAL_ERROR (malformed reply).
+    """
+    report_bytes = rules.info_args(flags, DRIVER)
+    dom = state.get(ref)
+    with dom.cond:
+        target = rules.job_disk(dom, disk, DRIVER)[0].target
+        job = dom.jobs.get(target)
+        if job is None:
+            return None
+        monitor = _monitor(dom)
+    for raw in monitor.query_block_jobs():
+        if raw.device == job.device:
+            return rules.translate_info(
+                job.type, raw.offset, raw.len, raw.speed, raw.ready, report_bytes
+            )
+    return None
+
+
+def block_job_set_speed(
+    state: QemuDriverState, ref: DomainRef, disk: str, bandwidth: int, flags: int
+) -> None:
+    """Mirrors qemuDomainBlockJobSetSpeed.
+
+    Raises INVALID_ARG (flags, unknown disk, "disk %s does not have an active
+    block job"), OVERFLOW "bandwidth must be less than %llu" (checked first,
+    as libvirt), NO_DOMAIN, OPERATION_INVALID (not running), INTERNAL_ERROR
+    (speed beyond int64), QEMU's errors.
+    """
+    speed = rules.speed_args(bandwidth, flags, DRIVER)
+    dom = state.get(ref)
+    with dom.modify_job():
+        with dom.cond:
+            target = rules.current_job(dom, disk, DRIVER)[0].target
+            job = dom.jobs[target]
+            monitor = _monitor(dom)
+        monitor.block_job_set_speed(job.device, rules.speed_argument(speed))
+
+
+def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: int) -> None:
+    """Mirrors qemuDomainBlockJobAbort: cancel, and wait for the job's end unless ABORT_ASYNC.
+
+    Raises INVALID_ARG (flags, unknown disk, no job), NO_DOMAIN,
+    OPERATION_INVALID (not running; "block job on disk '%s' is still being
+    ended"), BLOCK_COPY_ACTIVE "block job '%s' not ready for pivot yet" (a pull
+    is never ready), OPERATION_FAILED "domain is not running" when QEMU dies
+    while waiting, QEMU's errors.
+    """
+    rules.check_api_flags(flags, rules.ABORT, DRIVER)
+    dom = state.get(ref)
+    with dom.modify_job():
+        with dom.cond:
+            disk_def = rules.check_abort(dom, disk, flags, DRIVER)[0]
+            job = dom.jobs[disk_def.target]
+            monitor = _monitor(dom)
+            job.aborting = True
+        try:
+            announced = monitor.block_job_cancel(job.device)
+        except VirError:
+            with dom.cond:
+                job.aborting = False
+            raise
+        if not announced:
+            _synthesise_cancel(state, dom, job, disk_def)
+            return
+        if flags & DomainBlockJobAbortFlags.ASYNC:
+            return
+        with dom.cond:
+            dom.cond.wait_for(lambda: dom.jobs.get(job.target) is not job or not dom.active)
+            if not dom.active:
+                raise VirError.report(
+                    ErrorNumber.OPERATION_FAILED, ErrorDomain.QEMU, "domain is not running"
+                )
+
+
+def _synthesise_cancel(
+    state: QemuDriverState, dom: DomainObj, job: ActiveJob, disk: DiskDef
+) -> None:
+    """The 2011 block_job_cancel is synchronous and silent: emit CANCELED ourselves."""
+    with dom.cond:
+        if dom.jobs.get(job.target) is not job:
+            return
+        del dom.jobs[job.target]
+        ref = dom.ref()
+        dom.cond.notify_all()
+    state.write_status(dom)
+    state.emit_block_job(ref, disk, job.type, int(DomainBlockJobStatus.CANCELED))

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Iterator
 from typing import Final
 
-from minivirt.conf import DiskDef, DomainDef
+from minivirt.conf import DomainDef
+from minivirt.hypervisor.blockjob import Driver, not_running
 from minivirt.public import (
     DomainRef,
     DomainShutoffReason,
@@ -29,7 +30,10 @@ from minivirt.public import (
 from minivirt.qemu.monitor import Monitor
 from minivirt.qemu.qmpreply import BlockChainEntry
 
-__all__ = ["JOB_LOCK_TIMEOUT", "ActiveJob", "DomainObj", "disk_not_found", "not_running"]
+__all__ = ["DRIVER", "JOB_LOCK_TIMEOUT", "ActiveJob", "DomainObj", "not_running"]
+
+#: What the qemu driver's errors carry in the shared rules: VIR_FROM_QEMU, qemuDomain… names.
+DRIVER: Final = Driver(ErrorDomain.QEMU, "qemu")
 
 #: Seconds a state-changing call waits for another one on the same domain.
 JOB_LOCK_TIMEOUT: Final[float] = 30.0
@@ -45,17 +49,15 @@ class ActiveJob:
     base_index: int | None = None
     aborting: bool = False
 
+    @property
+    def name(self) -> str:
+        """The job's name: QEMU knows a ``-drive`` job by its device."""
+        return self.device
 
-def not_running() -> VirError:
-    """OPERATION_INVALID "domain is not running" (virDomainObjCheckActive)."""
-    return VirError.report(ErrorNumber.OPERATION_INVALID, ErrorDomain.QEMU, "domain is not running")
-
-
-def disk_not_found(name: str) -> VirError:
-    """INVALID_ARG "disk '%s' not found in domain" (qemuDomainDiskByName)."""
-    return VirError.report(
-        ErrorNumber.INVALID_ARG, ErrorDomain.QEMU, f"disk '{name}' not found in domain"
-    )
+    @property
+    def ending(self) -> bool:
+        """True once an abort was sent and the job has not ended yet."""
+        return self.aborting
 
 
 class DomainObj:
@@ -95,20 +97,9 @@ class DomainObj:
         """The definition the next start will use."""
         return self.new_defn or self.defn
 
-    def disk(self, name: str) -> DiskDef:
-        """The disk by target name or (for names starting with '/') source path.
-
-        Raises VirError INVALID_ARG "disk '%s' not found in domain".
-        """
-        disk = self.defn.disk(name)
-        if disk is None:
-            raise disk_not_found(name)
-        return disk
-
-    def check_active(self) -> None:
-        """OPERATION_INVALID "domain is not running" unless the domain runs."""
-        if not self.active:
-            raise not_running()
+    def chain(self, target: str) -> tuple[BlockChainEntry, ...]:
+        """The backing chain (top first) QEMU reported for disk ``target``; () if unknown."""
+        return self.chains.get(target, ())
 
     @contextlib.contextmanager
     def modify_job(self) -> Iterator[None]:

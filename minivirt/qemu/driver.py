@@ -5,7 +5,7 @@ This module owns :func:`open_driver` (``qemu:///session``,
 process-wide table of driver states (connections on the same root share one
 state: one monitor thread, one domain table) and :class:`QemuConnection`,
 which implements :class:`~minivirt.public.HypervisorDriver` by delegating to
-the state and to :mod:`minivirt.qemu.jobs`.  Each connection owns its own
+the state and to :mod:`minivirt.qemu.blockjob`.  Each connection owns its own
 event registrations and drops them on close.  It must not import core.
 """
 
@@ -17,6 +17,7 @@ import threading
 from typing import Final
 
 from minivirt.conf import format_xml
+from minivirt.hypervisor.blockjob import check_flags
 from minivirt.public import (
     BlockJobInfo,
     ConnectListAllDomainsFlags,
@@ -31,8 +32,7 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
-from minivirt.qemu import jobs, process
-from minivirt.qemu.blockjob import check_flags
+from minivirt.qemu import blockjob, process
 from minivirt.qemu.domain import DomainObj
 from minivirt.qemu.paths import StateRoots, roots_for_uri
 from minivirt.qemu.state import QemuDriverState
@@ -196,7 +196,7 @@ class QemuConnection:
 
     def list_all_domains(self, flags: int) -> list[DomainRef]:
         """connectListAllDomains; INVALID_ARG for unknown flags."""
-        check_flags(flags, _LIST_FLAGS, "qemuConnectListAllDomains")
+        check_flags(flags, _LIST_FLAGS, "qemuConnectListAllDomains", ErrorDomain.QEMU)
         return [dom.ref() for dom in self.state.all_domains() if _matches(dom, flags)]
 
     def lookup_by_name(self, name: str) -> DomainRef:
@@ -213,22 +213,22 @@ class QemuConnection:
 
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         """domainDefineXMLFlags: libvirt XML or minivirt YAML; see QemuDriverState.define."""
-        check_flags(flags, _DEFINE_VALIDATE, "qemuDomainDefineXMLFlags")
+        check_flags(flags, _DEFINE_VALIDATE, "qemuDomainDefineXMLFlags", ErrorDomain.QEMU)
         return self.state.define(xml)
 
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         """domainUndefineFlags; see QemuDriverState.undefine."""
-        check_flags(flags, _UNDEFINE_FLAGS, "qemuDomainUndefineFlags")
+        check_flags(flags, _UNDEFINE_FLAGS, "qemuDomainUndefineFlags", ErrorDomain.QEMU)
         self.state.undefine(dom)
 
     def domain_create(self, dom: DomainRef, flags: int) -> DomainRef:
         """domainCreateWithFlags; see QemuDriverState.start."""
-        check_flags(flags, 0, "qemuDomainCreateWithFlags")
+        check_flags(flags, 0, "qemuDomainCreateWithFlags", ErrorDomain.QEMU)
         return self.state.start(dom)
 
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         """domainDestroyFlags (GRACEFUL: SIGTERM only); see QemuDriverState.destroy."""
-        check_flags(flags, _DESTROY_GRACEFUL, "qemuDomainDestroyFlags")
+        check_flags(flags, _DESTROY_GRACEFUL, "qemuDomainDestroyFlags", ErrorDomain.QEMU)
         self.state.destroy(dom, bool(flags & _DESTROY_GRACEFUL))
 
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
@@ -246,14 +246,14 @@ class QemuConnection:
 
     def domain_get_state(self, dom: DomainRef, flags: int) -> tuple[int, int]:
         """domainGetState: (DomainState, reason)."""
-        check_flags(flags, 0, "qemuDomainGetState")
+        check_flags(flags, 0, "qemuDomainGetState", ErrorDomain.QEMU)
         obj = self.state.get(dom)
         with obj.cond:
             return int(obj.state), int(obj.reason)
 
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         """domainGetXMLDesc: libvirt XML with each disk's backing chain as <backingStore>."""
-        check_flags(flags, _XML_FLAGS, "qemuDomainGetXMLDesc")
+        check_flags(flags, _XML_FLAGS, "qemuDomainGetXMLDesc", ErrorDomain.QEMU)
         obj = self.state.get(dom)
         with obj.cond:
             inactive = bool(flags & DomainXMLFlags.INACTIVE) or not obj.active
@@ -270,30 +270,30 @@ class QemuConnection:
     # -- block jobs ------------------------------------------------------------
 
     def domain_block_pull(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
-        """domainBlockPull; see minivirt.qemu.jobs.block_pull."""
-        jobs.block_pull(self.state, dom, disk, bandwidth, flags)
+        """domainBlockPull; see minivirt.qemu.blockjob.block_pull."""
+        blockjob.block_pull(self.state, dom, disk, bandwidth, flags)
 
     def domain_block_rebase(
         self, dom: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int
     ) -> None:
-        """domainBlockRebase; see minivirt.qemu.jobs.block_rebase."""
-        jobs.block_rebase(self.state, dom, disk, base, bandwidth, flags)
+        """domainBlockRebase; see minivirt.qemu.blockjob.block_rebase."""
+        blockjob.block_rebase(self.state, dom, disk, base, bandwidth, flags)
 
     def domain_get_block_job_info(
         self, dom: DomainRef, disk: str, flags: int
     ) -> BlockJobInfo | None:
-        """domainGetBlockJobInfo; see minivirt.qemu.jobs.get_block_job_info."""
-        return jobs.get_block_job_info(self.state, dom, disk, flags)
+        """domainGetBlockJobInfo; see minivirt.qemu.blockjob.get_block_job_info."""
+        return blockjob.get_block_job_info(self.state, dom, disk, flags)
 
     def domain_block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
-        """domainBlockJobAbort; see minivirt.qemu.jobs.block_job_abort."""
-        jobs.block_job_abort(self.state, dom, disk, flags)
+        """domainBlockJobAbort; see minivirt.qemu.blockjob.block_job_abort."""
+        blockjob.block_job_abort(self.state, dom, disk, flags)
 
     def domain_block_job_set_speed(
         self, dom: DomainRef, disk: str, bandwidth: int, flags: int
     ) -> None:
-        """domainBlockJobSetSpeed; see minivirt.qemu.jobs.block_job_set_speed."""
-        jobs.block_job_set_speed(self.state, dom, disk, bandwidth, flags)
+        """domainBlockJobSetSpeed; see minivirt.qemu.blockjob.block_job_set_speed."""
+        blockjob.block_job_set_speed(self.state, dom, disk, bandwidth, flags)
 
     # -- events ------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 This module owns the validation of what QEMU sends back (``query-block-jobs``
 entries, ``query-commands``, block-job event payloads, ``query-block``
-backing chains) and the mapping of QMP error classes to :class:`VirError`
-(facts §4.3, §4.4, §4.6).  It is pure: it never imports ``qemu.qmp``, never
+backing chains), what QEMU's job types and block-job events mean to libvirt
+(:func:`job_type`, :func:`event_status`) and the mapping of QMP error classes
+to :class:`VirError` (docs/guide/04-qemu.md).  It is pure: it never imports ``qemu.qmp``, never
 touches a socket, a thread or a clock.  A malformed reply is an
 ``INTERNAL_ERROR`` in the QEMU error domain, never another exception.
 """
@@ -15,7 +16,14 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.hypervisor.blockjob import ULONG_MASK, ChainImage
+from minivirt.public import (
+    DomainBlockJobStatus,
+    DomainBlockJobType,
+    ErrorDomain,
+    ErrorNumber,
+    VirError,
+)
 
 __all__ = [
     "BLOCK_JOB_EVENTS",
@@ -26,7 +34,9 @@ __all__ = [
     "QmpEvent",
     "chain_from_qemu_img",
     "command_error",
+    "event_status",
     "internal_error",
+    "job_type",
     "parse_block_chain",
     "parse_block_job_event",
     "parse_block_jobs",
@@ -92,13 +102,38 @@ class QemuBlockJobEvent:
     error: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BlockChainEntry:
-    """One image of a disk's backing chain: its path, format and recorded backing name."""
+#: One image of a disk's backing chain (the shared rules' value: path, format, backing name).
+BlockChainEntry = ChainImage
 
-    path: str
-    format: str
-    backing_name: str | None
+_QEMU_JOB_TYPES: Final[dict[str, DomainBlockJobType]] = {
+    "stream": DomainBlockJobType.PULL,
+    "commit": DomainBlockJobType.COMMIT,
+    "mirror": DomainBlockJobType.COPY,
+    "backup": DomainBlockJobType.BACKUP,
+}
+
+
+def job_type(qemu_type: str) -> DomainBlockJobType:
+    """QEMU's job type string as virDomainBlockJobType (UNKNOWN for anything else)."""
+    return _QEMU_JOB_TYPES.get(qemu_type, DomainBlockJobType.UNKNOWN)
+
+
+def event_status(event: QemuBlockJobEvent) -> DomainBlockJobStatus | None:
+    """The BLOCK_JOB status of a QEMU event; None for events libvirt does not turn into one.
+
+    COMPLETED is COMPLETED, or FAILED when it carries ``error`` or offset != len;
+    CANCELLED is CANCELED; READY is READY; BLOCK_JOB_ERROR is None (libvirt
+    ignores it: the COMPLETED that follows ends the job).
+    """
+    if event.name == "BLOCK_JOB_COMPLETED":
+        if event.error is not None or event.offset != event.len:
+            return DomainBlockJobStatus.FAILED
+        return DomainBlockJobStatus.COMPLETED
+    if event.name == "BLOCK_JOB_CANCELLED":
+        return DomainBlockJobStatus.CANCELED
+    if event.name == "BLOCK_JOB_READY":
+        return DomainBlockJobStatus.READY
+    return None
 
 
 def internal_error(detail: str) -> VirError:
@@ -121,7 +156,7 @@ def command_error(command: str, error_class: str, desc: str, job: str | None) ->
 
 def _ulong(entry: Mapping[str, object], key: str) -> int:
     value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= ULONG_MASK:
         raise internal_error(f"entry was missing '{key}'")
     return value
 

@@ -5,27 +5,47 @@ new driver state — after a daemon restart, or a later ``qemu:///session``
 process — reconnect to the QEMU still running: connect the monitor, re-read
 the backing chains and keep the jobs QEMU still reports.  This module owns
 that procedure only; it never signals a process it could not reconnect to
-(its pid may have been reused).
+(its pid may have been reused).  It reaches the driver state through the
+small :class:`ReconnectHost` interface, so the state imports this module and
+not the other way round.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from minivirt.public import DomainRunningReason, DomainState, VirError
 from minivirt.qemu import process
 from minivirt.qemu.domain import ActiveJob, DomainObj
+from minivirt.qemu.monitor import Monitor
 
-if TYPE_CHECKING:
-    from minivirt.qemu.state import QemuDriverState
-
-__all__ = ["reconnect"]
+__all__ = ["ReconnectHost", "reconnect"]
 
 _log = logging.getLogger(__name__)
 
 
-def reconnect(state: QemuDriverState, dom: DomainObj) -> None:
+class ReconnectHost(Protocol):
+    """What reconnecting needs of the driver state (QemuDriverState provides it)."""
+
+    def status_path(self, name: str) -> str:
+        """The status file of a running domain."""
+        ...
+
+    def attach_monitor(self, dom: DomainObj, gen: int) -> Monitor:
+        """Connect ``dom``'s monitor for run ``gen``."""
+        ...
+
+    def reserve_id(self, dom_id: int) -> None:
+        """Never hand out ``dom_id`` again."""
+        ...
+
+    def write_status(self, dom: DomainObj) -> None:
+        """Write the status file of a running domain."""
+        ...
+
+
+def reconnect(state: ReconnectHost, dom: DomainObj) -> None:
     """Take back a domain whose QEMU outlived a previous driver (its status file says so).
 
     A dead pid or an unreachable monitor leaves the domain shut off; the

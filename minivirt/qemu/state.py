@@ -15,18 +15,16 @@ talking to QEMU.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import threading
 
-from minivirt.conf import DomainDef, format_xml, parse_domain
+from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
+from minivirt.hypervisor.blockjob import job_events, no_domain, pulled_chain
 from minivirt.public import (
-    BlockJobEvent,
     DomainEvent,
     DomainEventDefinedDetailType,
-    DomainEventID,
     DomainEventStartedDetailType,
     DomainEventStoppedDetailType,
     DomainEventType,
@@ -41,11 +39,10 @@ from minivirt.public import (
     VirError,
 )
 from minivirt.qemu import process
-from minivirt.qemu.blockjob import event_status, job_type
-from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
+from minivirt.qemu.domain import DRIVER, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
 from minivirt.qemu.paths import StateRoots
-from minivirt.qemu.qmpreply import QmpEvent, parse_block_job_event
+from minivirt.qemu.qmpreply import QmpEvent, event_status, job_type, parse_block_job_event
 from minivirt.qemu.reconnect import reconnect
 
 __all__ = ["QemuDriverState"]
@@ -108,7 +105,7 @@ class QemuDriverState:
         with self._lock:
             dom = self._domains.get(ref.uuid)
         if dom is None:
-            raise _no_domain(f"no domain with matching uuid '{ref.uuid}' ({ref.name})")
+            raise no_domain(ref, DRIVER)
         return dom
 
     def by_name(self, name: str) -> DomainObj:
@@ -454,31 +451,17 @@ class QemuDriverState:
             if event.name != "BLOCK_JOB_READY":
                 dom.jobs.pop(disk.target, None)
                 if parsed.name == "BLOCK_JOB_COMPLETED" and parsed.error is None:
-                    self._pulled(dom, disk.target, job)
+                    base = job.base_index if job is not None else None
+                    dom.chains[disk.target] = pulled_chain(dom.chain(disk.target), base)
             ref = dom.ref()
             dom.cond.notify_all()
         self.write_status(dom)
-        self.emit_block_job(ref, disk.source, disk.target, jtype, int(status))
+        self.emit_block_job(ref, disk, jtype, int(status))
 
-    @staticmethod
-    def _pulled(dom: DomainObj, target: str, job: ActiveJob | None) -> None:
-        """After a pull completed, the top image no longer has the pulled layers as backing."""
-        chain = dom.chains.get(target)
-        if not chain:
-            return
-        base = job.base_index if job is not None else None
-        if base:
-            top = dataclasses.replace(chain[0], backing_name=chain[base].path)
-            dom.chains[target] = (top, *chain[base:])
-        else:
-            dom.chains[target] = (dataclasses.replace(chain[0], backing_name=None),)
-
-    def emit_block_job(
-        self, ref: DomainRef, source: str, target: str, jtype: int, status: int
-    ) -> None:
+    def emit_block_job(self, ref: DomainRef, disk: DiskDef, jtype: int, status: int) -> None:
         """Queue BLOCK_JOB (source path) then BLOCK_JOB_2 (target) for one job transition."""
-        self.queue(BlockJobEvent(ref, source, jtype, status, int(DomainEventID.BLOCK_JOB)))
-        self.queue(BlockJobEvent(ref, target, jtype, status, int(DomainEventID.BLOCK_JOB_2)))
+        for event in job_events(ref, disk.target, disk.source, jtype, status):
+            self.queue(event)
 
     # -- teardown -------------------------------------------------------------------
 

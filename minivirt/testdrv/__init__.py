@@ -2,7 +2,8 @@
 
 Like libvirt's test driver, but with simulated block jobs (pull, rebase,
 info, abort, set-speed) that follow the qemu driver's checks, codes and
-texts, and raise the same events.  Imports public, events and conf only;
+texts (the shared rules of :mod:`minivirt.hypervisor`), and raise the same
+events.  Imports public, events, conf and hypervisor only;
 never core nor another driver.  ``minivirt.wiring`` registers
 :func:`open_test_driver` with core.
 
@@ -20,7 +21,7 @@ from minivirt.testdrv.driver import (
     shared_hypervisor,
 )
 from minivirt.testdrv.hypervisor import FAILING_PREFIX, TEST_DOMAIN_UUID, TestHypervisor
-from minivirt.testdrv.jobs import ABORT_DELAY, DEFAULT_DISK_SIZE, DEFAULT_RATE
+from minivirt.testdrv.simjob import ABORT_DELAY, DEFAULT_DISK_SIZE, DEFAULT_RATE
 
 __all__ = [
     "ABORT_DELAY",

@@ -2,30 +2,29 @@
 
 One :class:`TestHypervisor` is shared by every connection open at the same
 time (as libvirt's test:///default); it starts with libvirt's predefined
-domain 'test'.  This module owns the domain table, the simulated images (a
-backing chain per source path), the block-job table, the timer thread that
-ends jobs on time, and the fan-out of events to every attached connection's
-:class:`~minivirt.events.EventState`.  Events are queued only after the
-hypervisor lock is released.  It must not import core nor any other driver.
+domain 'test'.  This module owns the domain lifecycle on the shared
+:class:`~minivirt.testdrv.host.SimHost` (domain table, simulated images), the
+timer thread that ends jobs on time, and the fan-out of events to every
+attached connection's :class:`~minivirt.events.EventState`.  Events are
+queued only after the host lock is released.  It must not import core nor any
+other driver.
 
-Domain lifecycle methods live here; block-job methods in
-:mod:`minivirt.testdrv.blockops` (mixed in).  Errors use error domain
-``ErrorDomain.TEST`` except checks that libvirt performs in shared conf code
-(``virDomainObjCheckActive`` "domain is not running" and
+Block-job calls go to :mod:`minivirt.testdrv.blockjob`.  Errors use error
+domain ``ErrorDomain.TEST`` except checks that libvirt performs in shared conf
+code (``virDomainObjCheckActive`` "domain is not running" and
 ``virDomainObjListAdd`` conflicts: ``ErrorDomain.DOMAIN``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final
 
 from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
+from minivirt.hypervisor.blockjob import check_flags, not_running
 from minivirt.public import (
     BlockJobInfo,
     DomainEvent,
@@ -44,8 +43,9 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.testdrv import blockops
-from minivirt.testdrv.jobs import DEFAULT_DISK_SIZE, SimJob, check_flags, not_running
+from minivirt.testdrv.blockjob import BlockJobs
+from minivirt.testdrv.host import FAILING_PREFIX, Clock, DomainObj, SimHost
+from minivirt.testdrv.simjob import DEFAULT_DISK_SIZE
 
 __all__ = [
     "FAILING_PREFIX",
@@ -55,11 +55,12 @@ __all__ = [
     "TestHypervisor",
 ]
 
-Clock = Callable[[], float]
+
+def _no_domain(detail: str) -> VirError:
+    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
+
 
 TEST_DOMAIN_UUID: Final[str] = "6695eb01-f6a4-8304-79aa-97f2502e193f"
-#: A disk whose source file name starts with this fails its pulls half-way (status FAILED).
-FAILING_PREFIX: Final[str] = "failing"
 #: Longest the timer thread sleeps without a known deadline change (seconds).
 _MAX_SLEEP: Final[float] = 5.0
 
@@ -76,31 +77,6 @@ _TEST_IMAGES: Final[dict[str, list[tuple[str, str]]]] = {
 }
 
 
-@dataclasses.dataclass(slots=True)
-class DomainObj:
-    """One domain (libvirt's virDomainObj): live definition, pending config, state, jobs."""
-
-    defn: DomainDef
-    persistent: bool = True
-    id: int = -1
-    state: DomainState = DomainState.SHUTOFF
-    reason: int = DomainShutoffReason.UNKNOWN
-    new_defn: DomainDef | None = None
-    jobs: dict[str, SimJob] = dataclasses.field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return self.id >= 0
-
-    @property
-    def ref(self) -> DomainRef:
-        return DomainRef(self.defn.name, self.defn.uuid, self.id)
-
-
-def _no_domain(detail: str) -> VirError:
-    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
-
-
 class TestHypervisor:
     """The shared simulated host.  Thread-safe; every public method takes the lock.
 
@@ -113,15 +89,13 @@ class TestHypervisor:
     __test__ = False  # not a pytest class
 
     def __init__(self, clock: Clock = time.monotonic, disk_size: int = DEFAULT_DISK_SIZE) -> None:
+        self.host = SimHost(clock, disk_size, _TEST_IMAGES)
+        self.jobs = BlockJobs(self.host)
         self.clock = clock
         self.disk_size = disk_size
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._domains: dict[str, DomainObj] = {}
-        self._images: dict[str, list[tuple[str, str]]] = {
-            k: list(v) for k, v in _TEST_IMAGES.items()
-        }
-        self._failures: dict[str, float] = {}
+        self._lock = self.host.lock
+        self._cond = self.host.cond
+        self._domains = self.host.domains
         self._listeners: list[EventState] = []
         self._next_id = 1
         self._thread: threading.Thread | None = None
@@ -153,7 +127,7 @@ class TestHypervisor:
 
     def settle(self) -> None:
         """End every job whose time has come (events queued), as the timer would."""
-        self._broadcast(blockops.reap(self))
+        self._broadcast(self.jobs.reap())
 
     def kick(self) -> None:
         """Re-evaluate job deadlines now (after a fake clock moved), then let the timer run."""
@@ -201,10 +175,7 @@ class TestHypervisor:
     # -- lookups --------------------------------------------------------------
 
     def _find(self, dom: DomainRef) -> DomainObj:
-        obj = self._domains.get(dom.uuid)
-        if obj is None:
-            raise _no_domain(f"no domain with matching uuid '{dom.uuid}' ({dom.name})")
-        return obj
+        return self.host.find(dom)
 
     def lookup_by_name(self, name: str) -> DomainRef:
         """Mirrors testDomainLookupByName; NO_DOMAIN when absent."""
@@ -232,7 +203,7 @@ class TestHypervisor:
 
     def list_all(self, flags: int) -> list[DomainRef]:
         """Mirrors testConnectListAllDomains (ACTIVE/INACTIVE/PERSISTENT/TRANSIENT filters)."""
-        check_flags(flags, 0xF, "testConnectListAllDomains")
+        check_flags(flags, 0xF, "testConnectListAllDomains", ErrorDomain.TEST)
         out = []
         with self._lock:
             for obj in self._domains.values():
@@ -252,7 +223,9 @@ class TestHypervisor:
         "domain 'x' already exists with uuid …" / "domain 'x' is already
         defined with uuid …", INVALID_ARG unsupported flags.
         """
-        check_flags(flags, 0x1, "testDomainDefineXMLFlags")  # VIR_DOMAIN_DEFINE_VALIDATE
+        check_flags(
+            flags, 0x1, "testDomainDefineXMLFlags", ErrorDomain.TEST
+        )  # VIR_DOMAIN_DEFINE_VALIDATE
         defn = parse_domain(document)
         self.settle()
         with self._lock:
@@ -287,7 +260,7 @@ class TestHypervisor:
 
     def undefine(self, dom: DomainRef, flags: int) -> None:
         """Mirrors testDomainUndefineFlags: a running domain becomes transient."""
-        check_flags(flags, 0x7F, "testDomainUndefineFlags")
+        check_flags(flags, 0x7F, "testDomainUndefineFlags", ErrorDomain.TEST)
         with self._lock:
             obj = self._find(dom)
             if not obj.persistent:
@@ -314,7 +287,7 @@ class TestHypervisor:
 
     def create(self, dom: DomainRef, flags: int) -> DomainRef:
         """Mirrors testDomainCreateWithFlags; OPERATION_INVALID "domain is already running"."""
-        check_flags(flags, 0, "testDomainCreateWithFlags")
+        check_flags(flags, 0, "testDomainCreateWithFlags", ErrorDomain.TEST)
         self.settle()
         with self._lock:
             obj = self._find(dom)
@@ -334,7 +307,9 @@ class TestHypervisor:
 
         Running block jobs vanish with the simulated QEMU, without events.
         """
-        check_flags(flags, 0x1, "testDomainDestroyFlags")  # VIR_DOMAIN_DESTROY_GRACEFUL
+        check_flags(
+            flags, 0x1, "testDomainDestroyFlags", ErrorDomain.TEST
+        )  # VIR_DOMAIN_DESTROY_GRACEFUL
         self.settle()
         with self._lock:
             obj = self._find(dom)
@@ -364,21 +339,21 @@ class TestHypervisor:
 
     def get_state(self, dom: DomainRef, flags: int) -> tuple[int, int]:
         """Mirrors testDomainGetState: (state, reason)."""
-        check_flags(flags, 0, "testDomainGetState")
+        check_flags(flags, 0, "testDomainGetState", ErrorDomain.TEST)
         with self._lock:
             obj = self._find(dom)
             return int(obj.state), int(obj.reason)
 
     def get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         """Mirrors testDomainGetXMLDesc: live XML with backing chains, or the config (INACTIVE)."""
-        check_flags(flags, 0xF, "testDomainGetXMLDesc")
+        check_flags(flags, 0xF, "testDomainGetXMLDesc", ErrorDomain.TEST)
         self.settle()
         with self._lock:
             obj = self._find(dom)
             if not obj.active or flags & 0x2:
                 defn = obj.new_defn if obj.new_defn is not None else obj.defn
                 return format_xml(defn)
-            backing = {d.target: list(self._images.get(d.source, [])) for d in obj.defn.disks}
+            backing = {d.target: list(self.host.images.get(d.source, [])) for d in obj.defn.disks}
             return format_xml(obj.defn, id=obj.id, backing=backing)
 
     # -- simulated storage and failures (for tests) ----------------------------
@@ -386,49 +361,48 @@ class TestHypervisor:
     def set_backing(self, source: str, chain: list[tuple[str, str]]) -> None:
         """Declare that image ``source`` has the backing ``chain`` [(path, format), …]."""
         with self._lock:
-            self._images[source] = list(chain)
+            self.host.images[source] = list(chain)
 
     def backing_chain(self, source: str) -> list[tuple[str, str]]:
         """The backing chain of image ``source`` (empty when it stands alone)."""
         with self._lock:
-            return list(self._images.get(source, []))
+            return list(self.host.images.get(source, []))
 
     def inject_failure(self, source: str, fraction: float = 0.5) -> None:
         """Make jobs on image ``source`` fail (FAILED) after ``fraction`` of the disk."""
         with self._lock:
-            self._failures[source] = fraction
+            self.host.failures[source] = fraction
 
-    def _failure_point(self, source: str) -> int | None:
-        fraction = self._failures.get(source)
-        if fraction is None and os.path.basename(source).startswith(FAILING_PREFIX):
-            fraction = 0.5
-        return None if fraction is None else int(self.disk_size * fraction)
-
-    # -- block jobs (see blockops for the checks) -------------------------------
+    # -- block jobs (see minivirt.testdrv.blockjob) -----------------------------
 
     def block_pull(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors qemuDomainBlockPull on the simulated host."""
         self.settle()
-        self._broadcast(blockops.block_pull(self, dom, disk, bandwidth, flags))
+        self._started(self.jobs.pull(dom, disk, bandwidth, flags))
 
     def block_rebase(
         self, dom: DomainRef, disk: str, base: str | None, bandwidth: int, flags: int
     ) -> None:
         """Mirrors qemuDomainBlockRebase (pull form) on the simulated host."""
         self.settle()
-        self._broadcast(blockops.block_rebase(self, dom, disk, base, bandwidth, flags))
+        self._started(self.jobs.rebase(dom, disk, base, bandwidth, flags))
+
+    def _started(self, events: Iterable[DomainEvent]) -> None:
+        with self._lock:
+            self._ensure_timer()
+        self._broadcast(events)
 
     def get_block_job_info(self, dom: DomainRef, disk: str, flags: int) -> BlockJobInfo | None:
         """Mirrors qemuDomainGetBlockJobInfo on the simulated host."""
         self.settle()
-        return blockops.get_block_job_info(self, dom, disk, flags)
+        return self.jobs.info(dom, disk, flags)
 
     def block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """Mirrors qemuDomainBlockJobAbort on the simulated host."""
         self.settle()
-        self._broadcast(blockops.block_job_abort(self, dom, disk, flags))
+        self._broadcast(self.jobs.abort(dom, disk, flags))
 
     def block_job_set_speed(self, dom: DomainRef, disk: str, bandwidth: int, flags: int) -> None:
         """Mirrors qemuDomainBlockJobSetSpeed on the simulated host."""
         self.settle()
-        blockops.block_job_set_speed(self, dom, disk, bandwidth, flags)
+        self.jobs.set_speed(dom, disk, bandwidth, flags)

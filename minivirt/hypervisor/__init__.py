@@ -1,0 +1,10 @@
+"""Rules every hypervisor driver shares (libvirt's ``src/hypervisor`` analogue).
+
+:mod:`minivirt.hypervisor.blockjob` holds the block-job rules — checks in
+libvirt's order with libvirt's texts, bandwidth conversion, info translation,
+the chain after a pull, event construction — once, for the qemu and the test
+driver.  This package imports public, events and conf only; never core, a
+driver, remote, the users or the wiring module.
+"""
+
+__all__: list[str] = []
