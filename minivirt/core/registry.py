@@ -107,12 +107,13 @@ def _no_drivers() -> VirError:
 def _check_table(name: str, driver: HypervisorDriver) -> HypervisorDriver:
     """INTERNAL_ERROR when ``driver`` neither fills nor declares unsupported a slot."""
     declared = getattr(driver, "unsupported_slots", None)
+    missing = [] if callable(getattr(driver, "close", None)) else ["close"]  # mandatory
     if not isinstance(declared, frozenset):
-        missing = ["unsupported_slots"]
+        missing.append("unsupported_slots")
     else:
-        missing = [
+        missing += [
             slot
-            for slot in ("close", *DRIVER_METHODS)
+            for slot in DRIVER_METHODS
             if slot not in declared and not callable(getattr(driver, slot, None))
         ]
     if missing:

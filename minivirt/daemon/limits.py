@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from minivirt.remote.protocol.messages import REMOTE_MESSAGE_MAX
+
 __all__ = ["Limits"]
 
 
@@ -16,5 +18,5 @@ class Limits:
 
     clients: int = 120
     outstanding: int = 64
-    message: int = 33554432
+    message: int = REMOTE_MESSAGE_MAX
     workers: int = 8

@@ -408,3 +408,5 @@ def test_the_client_driver_fills_every_slot():
 
     missing = [name for name in (*DRIVER_METHODS, "close") if not hasattr(RemoteDriver, name)]
     assert missing == []
+    # Every slot is a procedure: what the daemon's driver cannot do, the daemon reports.
+    assert RemoteDriver.unsupported_slots == frozenset()
