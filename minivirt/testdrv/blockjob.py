@@ -13,6 +13,7 @@ start threads or read a clock other than ``host.clock``.
 from __future__ import annotations
 
 from minivirt.hypervisor import blockjob as rules
+from minivirt.hypervisor.chain import pulled_chain
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -144,7 +145,7 @@ class BlockJobs:
                         status = DomainBlockJobStatus.COMPLETED
                         disk = obj.defn.disk(target)
                         if disk is not None:
-                            chain = rules.pulled_chain(host.chain(disk), job.base_index)
+                            chain = pulled_chain(host.chain(disk), job.base_index)
                             host.set_chain(job.source, chain)
                     events.extend(_events(obj.ref, job, status))
         return tuple(events)
