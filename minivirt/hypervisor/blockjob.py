@@ -216,8 +216,10 @@ def speed_args(bandwidth: int, flags: int, driver: Driver) -> int:
 
 
 def no_domain(ref: DomainRef, driver: Driver) -> VirError:
-    """The domain lookup's failure (qemuDomainObjFromDomain): NO_DOMAIN "no domain with
-    matching uuid '%s' (%s)"."""
+    """The domain lookup's failure (qemuDomainObjFromDomain).
+
+    NO_DOMAIN "no domain with matching uuid '%s' (%s)".
+    """
     return VirError.report(
         ErrorNumber.NO_DOMAIN,
         driver.domain,
@@ -300,12 +302,12 @@ def check_abort(dom: DomainView, name: str, flags: int, driver: Driver) -> tuple
     return disk, job
 
 
-def refuse_copy(flags: int) -> None:
-    """BlockRebase with COPY: minivirt has no block copy (ARGUMENT_UNSUPPORTED, VIR_FROM_DOMAIN)."""
+def refuse_copy(flags: int, driver: Driver) -> None:
+    """BlockRebase with COPY: minivirt's drivers have no block copy (ARGUMENT_UNSUPPORTED)."""
     if flags & DomainBlockRebaseFlags.COPY:
         raise VirError.report(
             ErrorNumber.ARGUMENT_UNSUPPORTED,
-            ErrorDomain.DOMAIN,
+            driver.domain,
             "flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
         )
 

@@ -52,7 +52,7 @@ class BlockJobs:
         rules.check_api_flags(flags, rules.REBASE, DRIVER)
         with self.host.lock:
             self.host.find(ref)
-        rules.refuse_copy(flags)
+        rules.refuse_copy(flags, DRIVER)
         return self._pull_common(ref, disk, base, bandwidth, flags)
 
     def _pull_common(

@@ -388,10 +388,10 @@ def test_current_job_and_abort_checks():
 
 
 def test_refuse_copy_and_no_domain():
-    rules.refuse_copy(0x77 & ~0x8)
-    assert err(lambda: rules.refuse_copy(0x8)) == (
+    rules.refuse_copy(0x77 & ~0x8, QEMU)
+    assert err(lambda: rules.refuse_copy(0x8, TEST)) == (
         ErrorNumber.ARGUMENT_UNSUPPORTED,
-        ErrorDomain.DOMAIN,
+        ErrorDomain.TEST,
         "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
     )
     ref = DomainRef("gone", "11111111-2222-3333-4444-555555555555", -1)
