@@ -2,8 +2,9 @@
 
 :mod:`minivirt.hypervisor.blockjob` holds the block-job rules — checks in
 libvirt's order with libvirt's texts, bandwidth conversion, info translation,
-the chain after a pull, event construction — once, for the qemu and the test
-driver.  This package imports public, events and conf only; never core, a
+event construction — and :mod:`minivirt.hypervisor.chain` the backing-chain
+rules (base lookup, relative names, the chain after a pull), once, for the
+qemu and the test driver.  This package imports public, events and conf only; never core, a
 driver, remote, the users or the wiring module.
 """
 

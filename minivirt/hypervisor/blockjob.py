@@ -6,9 +6,9 @@ checks of qemuDomainBlockPullCommon, qemuDomainGetBlockJobInfo,
 qemuDomainBlockJobSetSpeed and qemuDomainBlockJobAbort in libvirt's order with
 libvirt's codes, error domains and texts; bandwidth MiB/s <-> bytes/s on a C
 ``unsigned long`` with the overflow guards; the lookup of a rebase base in a
-backing chain; the translation of a hypervisor's job report into
-``virDomainBlockJobInfo``; the chain left by a completed pull; and the
-BLOCK_JOB / BLOCK_JOB_2 event pair of a job transition.
+backing chain (through :mod:`minivirt.hypervisor.chain`); the translation of
+a hypervisor's job report into ``virDomainBlockJobInfo``; and the BLOCK_JOB /
+BLOCK_JOB_2 event pair of a job transition.
 
 What differs between drivers is a :class:`Driver` value (error domain, prefix
 of the driver's function names).  Checks that libvirt makes in shared code keep
@@ -24,11 +24,11 @@ in and act on what comes back.  It must not import a driver, core or remote.
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Protocol
 
 from minivirt.conf import DiskDef, DomainDef, disk_alias
+from minivirt.hypervisor.chain import ChainImage, find_base, relative_backing
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -58,7 +58,6 @@ __all__ = [
     "UINT_MASK",
     "ULONG_MASK",
     "Api",
-    "ChainImage",
     "DomainView",
     "Driver",
     "JobView",
@@ -69,7 +68,6 @@ __all__ = [
     "check_api_flags",
     "check_flags",
     "current_job",
-    "find_base",
     "find_disk",
     "info_args",
     "job_disk",
@@ -78,9 +76,7 @@ __all__ = [
     "no_domain",
     "not_running",
     "plan_pull",
-    "pulled_chain",
     "refuse_copy",
-    "relative_backing",
     "speed_args",
     "speed_argument",
     "translate_info",
@@ -161,15 +157,6 @@ class DomainView(Protocol):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class ChainImage:
-    """One image of a disk's backing chain: path, format and its backing as recorded in it."""
-
-    path: str
-    format: str
-    backing_name: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class PullPlan:
     """What a pull that passed every check does: disk, base (chain index), speed (bytes/s).
 
@@ -229,8 +216,10 @@ def speed_args(bandwidth: int, flags: int, driver: Driver) -> int:
 
 
 def no_domain(ref: DomainRef, driver: Driver) -> VirError:
-    """The domain lookup's failure (qemuDomainObjFromDomain): NO_DOMAIN "no domain with
-    matching uuid '%s' (%s)"."""
+    """The domain lookup's failure (qemuDomainObjFromDomain).
+
+    NO_DOMAIN "no domain with matching uuid '%s' (%s)".
+    """
     return VirError.report(
         ErrorNumber.NO_DOMAIN,
         driver.domain,
@@ -313,12 +302,12 @@ def check_abort(dom: DomainView, name: str, flags: int, driver: Driver) -> tuple
     return disk, job
 
 
-def refuse_copy(flags: int) -> None:
-    """BlockRebase with COPY: minivirt has no block copy (ARGUMENT_UNSUPPORTED, VIR_FROM_DOMAIN)."""
+def refuse_copy(flags: int, driver: Driver) -> None:
+    """BlockRebase with COPY: minivirt's drivers have no block copy (ARGUMENT_UNSUPPORTED)."""
     if flags & DomainBlockRebaseFlags.COPY:
         raise VirError.report(
             ErrorNumber.ARGUMENT_UNSUPPORTED,
-            ErrorDomain.DOMAIN,
+            driver.domain,
             "flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
         )
 
@@ -358,80 +347,6 @@ def speed_argument(speed: int) -> int:
     return speed
 
 
-def _index_name(name: str) -> tuple[str, int] | None:
-    """``vda[3]`` -> ('vda', 3) (virStorageFileParseBackingStoreStr), else None."""
-    if not name.endswith("]") or "[" not in name:
-        return None
-    target, _, index = name[:-1].partition("[")
-    if not target or not index.isdigit():
-        return None
-    return target, int(index)
-
-
-def _storage_error(detail: str) -> VirError:
-    return VirError.report(ErrorNumber.INVALID_ARG, ErrorDomain.STORAGE, detail)
-
-
-def find_base(
-    chain: Sequence[ChainImage],
-    name: str,
-    target: str,
-    same_file: Callable[[str, str], bool] | None = None,
-) -> int:
-    """virStorageSourceChainLookup below the top: the index in ``chain`` (top = 0) of ``name``.
-
-    ``name`` is ``<target>[<index>]`` (minivirt numbers the chain from the top,
-    as its XML's ``<backingStore index=…>``), a path as recorded in the image
-    above, an absolute path, or a path relative to the image above;
-    ``same_file`` may add a file-system comparison (symbolic links).  INVALID_ARG
-    (VIR_FROM_STORAGE) "requested target '%s' does not match target '%s'",
-    "could not find backing store index '%u' in chain for '%s'", "could not find
-    image '%s' beneath '%s' in chain for '%s'".
-    """
-    indexed = _index_name(name)
-    if indexed is not None and indexed[1] != 0:
-        wanted, index = indexed
-        if wanted != target:
-            raise _storage_error(f"requested target '{wanted}' does not match target '{target}'")
-        if 0 < index < len(chain):
-            return index
-        raise _storage_error(
-            f"could not find backing store index '{index}' in chain for '{target}'"
-        )
-    for i in range(1, len(chain)):
-        above, image = chain[i - 1], chain[i]
-        if name in (image.path, above.backing_name):
-            return i
-        joined = (
-            name if name.startswith("/") else posixpath.join(posixpath.dirname(above.path), name)
-        )
-        if posixpath.normpath(joined) == posixpath.normpath(image.path):
-            return i
-        if same_file is not None and same_file(joined, image.path):
-            return i
-    top = chain[0].path if chain else ""
-    raise _storage_error(f"could not find image '{name}' beneath '{top}' in chain for '{target}'")
-
-
-def relative_backing(chain: Sequence[ChainImage], base_index: int, driver: Driver) -> str:
-    """The base's name relative to the top image, through the names recorded in the chain.
-
-    OPERATION_INVALID "can't keep relative backing relationship" when a link
-    between the top and the base was recorded as an absolute path.
-    """
-    rel = ""
-    for i in range(base_index):
-        recorded = chain[i].backing_name
-        if not recorded or recorded.startswith("/"):
-            raise VirError.report(
-                ErrorNumber.OPERATION_INVALID,
-                driver.domain,
-                "can't keep relative backing relationship",
-            )
-        rel = posixpath.join(posixpath.dirname(rel), recorded)
-    return rel
-
-
 def plan_pull(
     dom: DomainView,
     name: str,
@@ -468,7 +383,7 @@ def plan_pull(
         base_index = find_base(chain, base, disk.target, same_file)
         base_path = chain[base_index].path
         if relative:
-            backing = relative_backing(chain, base_index, driver)
+            backing = relative_backing(chain, base_index, driver.domain)
     in_bytes = bool(flags & DomainBlockPullFlags.BANDWIDTH_BYTES)
     speed = speed_argument(bandwidth_bytes(bandwidth, in_bytes, driver))
     return PullPlan(disk, base_index, base_path, backing, speed)
@@ -492,16 +407,6 @@ def translate_info(
         cur -= 1
     bandwidth = speed if report_bytes else -(-speed // MIB)
     return BlockJobInfo(type=int(jtype), bandwidth=bandwidth, cur=cur, end=end)
-
-
-def pulled_chain(chain: Sequence[ChainImage], base_index: int | None) -> tuple[ChainImage, ...]:
-    """The chain after a completed pull: the top now backed by the base, or standing alone."""
-    if not chain:
-        return ()
-    if base_index:
-        top = dataclasses.replace(chain[0], backing_name=chain[base_index].path)
-        return (top, *chain[base_index:])
-    return (dataclasses.replace(chain[0], backing_name=None),)
 
 
 def job_name(disk: DiskDef) -> str:

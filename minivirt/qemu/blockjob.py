@@ -75,7 +75,7 @@ def block_rebase(
     """
     rules.check_api_flags(flags, rules.REBASE, DRIVER)
     dom = state.get(ref)
-    rules.refuse_copy(flags)
+    rules.refuse_copy(flags, DRIVER)
     _pull_common(state, dom, disk, base, bandwidth, flags)
 
 

@@ -16,7 +16,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from minivirt.hypervisor.blockjob import ULONG_MASK, ChainImage
+from minivirt.hypervisor.blockjob import ULONG_MASK
+from minivirt.hypervisor.chain import ChainImage
 from minivirt.public import (
     DomainBlockJobStatus,
     DomainBlockJobType,

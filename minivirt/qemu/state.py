@@ -21,7 +21,8 @@ import threading
 
 from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
-from minivirt.hypervisor.blockjob import job_events, no_domain, pulled_chain
+from minivirt.hypervisor.blockjob import job_events, no_domain
+from minivirt.hypervisor.chain import pulled_chain
 from minivirt.public import (
     DomainEvent,
     DomainEventDefinedDetailType,

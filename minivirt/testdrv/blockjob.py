@@ -13,6 +13,7 @@ start threads or read a clock other than ``host.clock``.
 from __future__ import annotations
 
 from minivirt.hypervisor import blockjob as rules
+from minivirt.hypervisor.chain import pulled_chain
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -51,7 +52,7 @@ class BlockJobs:
         rules.check_api_flags(flags, rules.REBASE, DRIVER)
         with self.host.lock:
             self.host.find(ref)
-        rules.refuse_copy(flags)
+        rules.refuse_copy(flags, DRIVER)
         return self._pull_common(ref, disk, base, bandwidth, flags)
 
     def _pull_common(
@@ -144,7 +145,7 @@ class BlockJobs:
                         status = DomainBlockJobStatus.COMPLETED
                         disk = obj.defn.disk(target)
                         if disk is not None:
-                            chain = rules.pulled_chain(host.chain(disk), job.base_index)
+                            chain = pulled_chain(host.chain(disk), job.base_index)
                             host.set_chain(job.source, chain)
                     events.extend(_events(obj.ref, job, status))
         return tuple(events)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Final
 
 from minivirt.conf import DiskDef, DomainDef
-from minivirt.hypervisor.blockjob import ChainImage, Driver, no_domain
+from minivirt.hypervisor.blockjob import Driver, no_domain
+from minivirt.hypervisor.chain import ChainImage
 from minivirt.public import DomainRef, DomainShutoffReason, DomainState, ErrorDomain
 from minivirt.testdrv.simjob import SimJob
 

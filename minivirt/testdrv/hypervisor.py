@@ -56,10 +56,6 @@ __all__ = [
 ]
 
 
-def _no_domain(detail: str) -> VirError:
-    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
-
-
 TEST_DOMAIN_UUID: Final[str] = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 #: Longest the timer thread sleeps without a known deadline change (seconds).
 _MAX_SLEEP: Final[float] = 5.0
@@ -75,6 +71,10 @@ _TEST_DOMAIN = DomainDef(
 _TEST_IMAGES: Final[dict[str, list[tuple[str, str]]]] = {
     "/guest/diskimage1": [("/guest/template.qcow2", "qcow2")],
 }
+
+
+def _no_domain(detail: str) -> VirError:
+    return VirError.report(ErrorNumber.NO_DOMAIN, ErrorDomain.TEST, detail)
 
 
 class TestHypervisor:

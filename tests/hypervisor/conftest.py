@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +30,7 @@ from minivirt.testdrv import (
     set_clock,
     shared_hypervisor,
 )
+from tests.qemu.helpers import URI, Recorder, query_block
 from tests.qemu.qmppeer import Event, Reply, ScriptedPeer
 
 TOP = "/guest/diskimage1"
@@ -50,30 +50,6 @@ class TestURI:
     path: str = "/default"
 
 
-class QemuURI:
-    def __init__(self, root: str) -> None:
-        self.scheme, self.transport, self.host, self.path = "qemu", None, "", "/embed"
-        self.query = {"root": root}
-
-
-class Recorder:
-    """Block-job events as (disk, type, status, id), in arrival order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, int, int, int]] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event: Any) -> None:
-        with self.cond:
-            self.events.append((event.disk, event.type, event.status, event.id))
-            self.cond.notify_all()
-
-    def wait(self, n: int) -> list[tuple[str, int, int, int]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.events) >= n, 10), self.events
-            return list(self.events)
-
-
 class FakeQemu:
     """QEMU's block-job commands as a scripted peer answers them: jobs kept by device.
 
@@ -81,19 +57,7 @@ class FakeQemu:
     event (the job stays "being ended").
     """
 
-    CHAIN = [
-        {
-            "device": DEV,
-            "inserted": {
-                "image": {
-                    "filename": TOP,
-                    "format": "qcow2",
-                    "backing-filename": "template.qcow2",
-                    "backing-image": {"filename": BASE, "format": "qcow2"},
-                }
-            },
-        }
-    ]
+    CHAIN = query_block(DEV, TOP, BASE, "template.qcow2")
 
     def __init__(self) -> None:
         self.jobs: dict[str, int] = {}
@@ -182,7 +146,7 @@ def qemu_side() -> Iterator[Side]:
     sleeper = subprocess.Popen(["sleep", "300"])
     conn = peer = None
     try:
-        first = open_driver(QemuURI(root))
+        first = open_driver(URI(root))
         ref = first.domain_define_xml(GUEST_YAML, 0)
         first.close()
         run = os.path.join(root, "run", "qemu")
@@ -198,7 +162,7 @@ def qemu_side() -> Iterator[Side]:
         }
         with open(os.path.join(run, "test.json"), "w") as out:
             json.dump(status, out)
-        conn = open_driver(QemuURI(root))
+        conn = open_driver(URI(root))
         side = Side("qemu", ErrorDomain.QEMU, conn)
         side.fake, side.peer = fake, peer
         yield side

@@ -12,7 +12,9 @@ import pytest
 
 from minivirt.conf import DiskDef, DomainDef
 from minivirt.hypervisor import blockjob as rules
-from minivirt.hypervisor.blockjob import ChainImage, Driver
+from minivirt.hypervisor import chain
+from minivirt.hypervisor.blockjob import Driver
+from minivirt.hypervisor.chain import ChainImage
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -198,7 +200,7 @@ CHAIN = (
     ],
 )
 def test_find_base(name, index):
-    assert rules.find_base(CHAIN, name, "vda") == index
+    assert chain.find_base(CHAIN, name, "vda") == index
 
 
 @pytest.mark.parametrize(
@@ -216,7 +218,7 @@ def test_find_base(name, index):
     ],
 )
 def test_find_base_not_beneath(name, detail):
-    assert err(lambda: rules.find_base(CHAIN, name, "vda")) == (
+    assert err(lambda: chain.find_base(CHAIN, name, "vda")) == (
         ErrorNumber.INVALID_ARG,
         ErrorDomain.STORAGE,
         f"invalid argument: {detail}",
@@ -230,18 +232,18 @@ def test_find_base_asks_the_driver_about_links():
         seen.append((a, b))
         return b == "/i/sub/base.qcow2" and a == "/link"
 
-    assert rules.find_base(CHAIN, "/link", "vda", same_file) == 2
+    assert chain.find_base(CHAIN, "/link", "vda", same_file) == 2
     assert seen == [("/link", "/i/mid.qcow2"), ("/link", "/i/sub/base.qcow2")]
 
 
 def test_relative_backing():
-    assert rules.relative_backing(CHAIN, 1, QEMU) == "mid.qcow2"
-    assert rules.relative_backing(CHAIN, 2, QEMU) == "sub/base.qcow2"
+    assert chain.relative_backing(CHAIN, 1, ErrorDomain.QEMU) == "mid.qcow2"
+    assert chain.relative_backing(CHAIN, 2, ErrorDomain.QEMU) == "sub/base.qcow2"
     absolute = (
         ChainImage("/i/top.qcow2", "qcow2", "/i/base.qcow2"),
         ChainImage("/i/base.qcow2", "qcow2", None),
     )
-    assert err(lambda: rules.relative_backing(absolute, 1, TEST)) == (
+    assert err(lambda: chain.relative_backing(absolute, 1, ErrorDomain.TEST)) == (
         ErrorNumber.OPERATION_INVALID,
         ErrorDomain.TEST,
         "Requested operation is not valid: can't keep relative backing relationship",
@@ -249,12 +251,12 @@ def test_relative_backing():
 
 
 def test_pulled_chain():
-    assert rules.pulled_chain(CHAIN, None) == (ChainImage("/i/top.qcow2", "qcow2", None),)
-    assert rules.pulled_chain(CHAIN, 2) == (
+    assert chain.pulled_chain(CHAIN, None) == (ChainImage("/i/top.qcow2", "qcow2", None),)
+    assert chain.pulled_chain(CHAIN, 2) == (
         ChainImage("/i/top.qcow2", "qcow2", "/i/sub/base.qcow2"),
         CHAIN[2],
     )
-    assert rules.pulled_chain((), None) == ()
+    assert chain.pulled_chain((), None) == ()
 
 
 # --- a domain as the rules see it -------------------------------------------------------
@@ -386,10 +388,10 @@ def test_current_job_and_abort_checks():
 
 
 def test_refuse_copy_and_no_domain():
-    rules.refuse_copy(0x77 & ~0x8)
-    assert err(lambda: rules.refuse_copy(0x8)) == (
+    rules.refuse_copy(0x77 & ~0x8, QEMU)
+    assert err(lambda: rules.refuse_copy(0x8, TEST)) == (
         ErrorNumber.ARGUMENT_UNSUPPORTED,
-        ErrorDomain.DOMAIN,
+        ErrorDomain.TEST,
         "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
     )
     ref = DomainRef("gone", "11111111-2222-3333-4444-555555555555", -1)

@@ -202,7 +202,7 @@ ROWS = [
         rebase(BASE, 0x8),
         (
             ErrorNumber.ARGUMENT_UNSUPPORTED,
-            ErrorDomain.DOMAIN,
+            DRIVER,
             "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
         ),
     ),

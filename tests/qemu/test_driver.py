@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 
 import pytest
 
 from minivirt.public import (
-    BlockJobEvent,
     BlockJobInfo,
     DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
@@ -30,53 +28,12 @@ from minivirt.public import (
     VirError,
 )
 from minivirt.qemu import open_driver
+from tests.qemu.helpers import URI, Recorder, query_block
 from tests.qemu.qmppeer import LEGACY_COMMANDS, Close, Error, Event, Reply, ScriptedPeer
 
 TOP = "/images/top.qcow2"
 DEV = "drive-virtio-disk0"
-CHAIN = [
-    {
-        "device": DEV,
-        "inserted": {
-            "image": {
-                "filename": TOP,
-                "format": "qcow2",
-                "backing-filename": "/images/base.qcow2",
-                "backing-image": {"filename": "/images/base.qcow2", "format": "qcow2"},
-            }
-        },
-    }
-]
-
-
-class URI:
-    def __init__(self, root: str) -> None:
-        self.scheme, self.transport, self.host, self.path = "qemu", None, "", "/embed"
-        self.query = {"root": root}
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[object] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event: object) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def block(self) -> list[tuple[str, int, int, int]]:
-        with self.cond:
-            return [
-                (e.disk, e.type, e.status, e.id)
-                for e in self.events
-                if isinstance(e, BlockJobEvent)
-            ]
-
-    def wait(self, n: int) -> list[tuple[str, int, int, int]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.block()) >= n, 10), self.events
-        return self.block()
+CHAIN = query_block(DEV, TOP, "/images/base.qcow2", "/images/base.qcow2")
 
 
 @pytest.fixture
