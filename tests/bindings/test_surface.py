@@ -7,15 +7,12 @@ The expected tables are written from the facts (blockjob-facts.md §1, §2.3,
 from __future__ import annotations
 
 import inspect
-import json
-import subprocess
 
 import pytest
 
 import minivirt.bindings as libvirt
-from minivirt.bindings.constants import CONSTANTS, PREFIXES
-
-REAL_PYTHON = "/usr/bin/python3"  # Debian's python3 with the real libvirt-python 9.0
+from minivirt.bindings.constants import CONSTANTS
+from tests.reallibvirt import real
 
 E = inspect.Parameter.empty
 
@@ -243,23 +240,14 @@ def test_constant_value(name: str, value: int) -> None:
     assert name in libvirt.__all__
 
 
-def _real_libvirt_names() -> dict[str, object]:
-    """Every public name of the real libvirt-python (Debian's, libvirt 9.0): ints as values."""
-    script = (
-        "import json, libvirt\n"
-        "print(json.dumps({n: (v if type(v) is int else None)"
-        " for n, v in vars(libvirt).items() if not n.startswith('__')}))"
-    )
-    out = subprocess.run(
-        [REAL_PYTHON, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    names: dict[str, object] = json.loads(out.stdout)
-    return names
-
-
 @pytest.fixture(scope="module")
 def real_libvirt() -> dict[str, object]:
-    return _real_libvirt_names()
+    """Every public name of the real libvirt-python (Debian's, libvirt 9.0): ints as values."""
+    names: dict[str, object] = real(
+        "result = {n: (v if type(v) is int else None)"
+        " for n, v in vars(libvirt).items() if not n.startswith('__')}"
+    )
+    return names
 
 
 def test_constants_match_real_libvirt_python(real_libvirt: dict[str, object]) -> None:
@@ -307,5 +295,3 @@ def test_every_exported_name_is_libvirt_python_s(real_libvirt: dict[str, object]
 def test_library_version() -> None:
     assert libvirt.getVersion() >= 9_000_000
     assert libvirt.getVersion("QEMU") == (libvirt.getVersion(), libvirt.getVersion())
-
-

@@ -6,10 +6,9 @@ import threading
 
 import pytest
 
-core = pytest.importorskip("minivirt.core")
-pytest.importorskip("minivirt.wiring")
-
-from minivirt.public import (  # noqa: E402
+import minivirt.wiring  # noqa: F401  (registers the drivers with core)
+from minivirt import core
+from minivirt.public import (
     DomainBlockJobStatus,
     DomainBlockJobType,
     DomainEventID,

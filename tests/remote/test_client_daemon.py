@@ -276,7 +276,7 @@ def test_malformed_frames_are_answered(daemon, data, fragment):
         assert _recv_frame(sock)[0][4:] == (6, 0)
         sock.sendall(_frame(3, 7, None))
         (head, ret) = _recv_frame(sock)
-        assert head[4:] == (7, 0) and ret == ["Test"]
+        assert head[4:] == (7, 0) and ret == ["TEST"]
     _still_serving(daemon)
 
 
@@ -392,7 +392,7 @@ def test_unix_socket_and_missing_paths(tmp_path):
     try:
         for uri in (f"qemu:///system?socket={path}", f"qemu+unix:///system?socket={path}"):
             conn = core.open(uri)
-            assert conn.get_type() == "Test"
+            assert conn.get_type() == "TEST"
             conn.close()
     finally:
         d.stop()

@@ -61,7 +61,7 @@ def test_too_many_clients(make_daemon):
     with pytest.raises(VirError) as info:
         core.open(d.url())
     assert (info.value.code, info.value.domain) == (ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC)
-    assert first.get_type() == "Test"
+    assert first.get_type() == "TEST"
     first.close()
     _serving(d)
 
@@ -101,7 +101,7 @@ def test_oversized_frame(make_daemon):
 def test_clean_shutdown_with_clients_connected(make_daemon, loop):
     d = make_daemon(env={"MINIVIRTD_NO_UVLOOP": "1"} if loop == "asyncio" else None)
     conn = core.open(d.url())
-    assert conn.get_type() == "Test"
+    assert conn.get_type() == "TEST"
     d.proc.send_signal(signal.SIGINT)
     assert d.proc.wait(timeout=10) == 0
     with pytest.raises(VirError) as info:

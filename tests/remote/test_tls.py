@@ -86,7 +86,7 @@ def test_calls_and_events_over_tls(tls_daemon, event_loop_thread):
     conn = core.open(uri)
     got: queue.Queue = queue.Queue()
     try:
-        assert conn.get_type() == "Test"
+        assert conn.get_type() == "TEST"
         dom = conn.lookup_by_name("test")
         conn.domain_event_register_any(None, DomainEventID.BLOCK_JOB, lambda *a: got.put(a[2:5]))
         dom.block_pull("vda", 1)
@@ -109,7 +109,7 @@ def test_foreign_client_certificate_is_refused(tls_daemon, tmp_path):
     assert info.value.domain == ErrorDomain.RPC
     assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
     conn = core.open(tls_daemon.url())  # the daemon goes on
-    assert conn.get_type() == "Test"
+    assert conn.get_type() == "TEST"
     conn.close()
 
 
