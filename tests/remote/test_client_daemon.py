@@ -255,21 +255,22 @@ def _still_serving(daemon):
 
 
 @pytest.mark.parametrize(
-    ("data", "fragment"),
+    ("data", "code", "fragment"),
     [
-        (_frame(9999, 5, None), "unknown procedure: 9999"),
-        (_frame(3, 5, None, program=0x1234), "cannot find program 0x1234"),
-        (_frame(23, 5, [1, 2, 3]), "Unable to decode message payload"),
-        (_frame(23, 5, None, mtype=1), "unexpected message type 1"),
-        (_frame(3, 5, None), "connection not open"),
+        (_frame(9999, 5, None), ErrorNumber.RPC, "unknown procedure: 9999"),
+        (_frame(3, 5, None, program=0x1234), ErrorNumber.RPC, "cannot find program 0x1234"),
+        (_frame(23, 5, [1, 2, 3]), ErrorNumber.RPC, "Unable to decode message payload"),
+        (_frame(23, 5, None, mtype=1), ErrorNumber.RPC, "unexpected message type 1"),
+        (_frame(3, 5, None), ErrorNumber.INTERNAL_ERROR, "connection not open"),
     ],
+    ids=["procedure", "program", "payload", "type", "not-open"],
 )
-def test_malformed_frames_are_answered(daemon, data, fragment):
+def test_malformed_frames_are_answered(daemon, data, code, fragment):
     with _raw(daemon) as sock:
         sock.sendall(data)
         header, body = _recv_frame(sock)
         assert header[4] == 5 and header[3] == 1 and header[5] == 1  # REPLY, ERROR
-        assert body[0] == ErrorNumber.RPC or fragment == "connection not open"
+        assert (body[0], body[1]) == (code, ErrorDomain.RPC)
         assert fragment in body[2]
         # the stream is still usable: open then ask the type
         sock.sendall(_frame(1, 6, [None, 0]))

@@ -14,6 +14,9 @@ from minivirt import core
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
 from tests.remote.daemon_process import DaemonProcess
 
+EOF_TEXT = "End of file while reading data: Input/output error"
+XML_ERROR_TEXT = "XML error: (domain_definition):1: unclosed token"
+
 
 def _frame(proc, serial, body, length=None):
     payload = msgpack.packb(body)
@@ -82,7 +85,8 @@ def test_too_many_outstanding_calls(make_daemon):
     limit = [e for e in errors if e[0] == ErrorNumber.RPC]
     assert [e[2] for e in limit] == ["too many outstanding calls (1)"]
     # the call already running may still answer before the connection closes
-    assert all(e[0] in (ErrorNumber.RPC, ErrorNumber.XML_ERROR) for e in errors)
+    bad_xml = [ErrorNumber.XML_ERROR, ErrorDomain.DOMAIN, XML_ERROR_TEXT]
+    assert [e[:3] for e in errors if e[0] != ErrorNumber.RPC] in ([], [bad_xml])
     assert len(frames) < 10
     _serving(d)
 
@@ -106,7 +110,11 @@ def test_clean_shutdown_with_clients_connected(make_daemon, loop):
     assert d.proc.wait(timeout=10) == 0
     with pytest.raises(VirError) as info:
         conn.get_type()
-    assert info.value.code in (ErrorNumber.SYSTEM_ERROR, ErrorNumber.INTERNAL_ERROR)
+    # libvirt's two reports of a vanished daemon: EOF met by this call, or seen before it
+    assert (info.value.code, info.value.domain, info.value.message) in (
+        (ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC, EOF_TEXT),
+        (ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, "internal error: client socket is closed"),
+    )
     conn.close()
 
 
