@@ -2,10 +2,13 @@
 
 This module owns the driver-side conversions and checks that need no domain
 and no QEMU: ``virCheckFlags``, bandwidth MiB/s ↔ bytes/s with libvirt's
-overflow guards (facts §1.5, §4.2), the translation of a ``query-block-jobs``
+overflow guards (libvirt ``src/qemu/qemu_driver.c`` qemuDomainBlockPullCommon,
+qemuDomainBlockJobSetSpeed), the translation of a ``query-block-jobs``
 entry into ``virDomainBlockJobInfo`` with modern libvirt's cur/end
-normalisation (facts §1.2, §4.4), the event status of a QEMU block-job event
-(facts §4.6) and the lookup of a base image in a backing chain.  It must not
+normalisation (``src/qemu/qemu_driver.c`` qemuBlockJobInfoTranslate), the event
+status of a QEMU block-job event (``src/qemu/qemu_monitor_json.c``
+qemuMonitorJSONHandleBlockJobImpl, ``src/qemu/qemu_blockjob.c``) and the lookup
+of a base image in a backing chain.  It must not
 perform I/O, take locks or know domains beyond the values passed in.
 """
 

@@ -89,7 +89,7 @@ def block_pull(
 
     Raises INVALID_ARG (flags, unknown disk), NO_DOMAIN, OPERATION_INVALID
     (not running), OPERATION_UNSUPPORTED (job already active), OVERFLOW
-    (bandwidth), and QEMU's errors (facts §4.3).
+    (bandwidth), and QEMU's errors (src/qemu/qemu_monitor_json.c qemuMonitorJSONBlockJobError).
     """
     check_flags(flags, DomainBlockPullFlags.BANDWIDTH_BYTES, "qemuDomainBlockPull")
     _pull_common(state, state.get(ref), disk, None, bandwidth, flags)

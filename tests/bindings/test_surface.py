@@ -1,7 +1,9 @@
 """libvirt-python's surface: names, parameter names and defaults, constants.
 
-The expected tables are written from the facts (blockjob-facts.md §1, §2.3,
-§6) and libvirt-python's generated module, not from minivirt's code.
+The expected tables are typed out from libvirt's headers
+(``include/libvirt/libvirt-domain.h``, ``virterror.h``) and libvirt-python's
+generated module, not from minivirt's code; the constants are also compared
+with the real libvirt-python (Debian's, run by /usr/bin/python3).
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def test_libvirt_error_getters() -> None:
         assert _params(getattr(libvirt.libvirtError, getter), True) == []
 
 
-# (name, value) from the facts: §1.3, §1.4, §2.3 and libvirt's headers
+# (name, value) typed out from libvirt's headers (libvirt-domain.h, virterror.h)
 CONSTANT_VALUES = [
     ("VIR_DOMAIN_BLOCK_JOB_TYPE_UNKNOWN", 0),
     ("VIR_DOMAIN_BLOCK_JOB_TYPE_PULL", 1),
