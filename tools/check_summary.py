@@ -41,8 +41,10 @@ def summary(venv: pathlib.Path) -> tuple[bool, str]:
         f"make check: {'passed' if ok else 'FAILED'}: "
         f"{', '.join(STEPS.values())} clean; protocol drift check {protocol}; "
         f"{unit} unit tests and {qemu} tests on real QEMU ({figures['qemu_starts']} QEMU "
-        f"processes) passed, {figures['skipped']} skipped" + (f", {bad} FAILED" if bad else "")
+        f"processes) passed, {figures['skipped']} skipped"
     )
+    line += f", {bad} FAILED" if bad else ""
+    line += "" if qemu else "; no test started real QEMU"
     return ok, line
 
 
