@@ -48,20 +48,21 @@ def run(
         print("$ " + " ".join(_short(a) for a in argv), flush=True)
     proc = subprocess.run(
         argv,
-        text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merged else subprocess.PIPE,
         check=False,
     )
+    # bytes, decoded by hand: text mode would turn the progress bar's \r into \n
+    stdout = proc.stdout.decode(errors="replace")
     if not quiet:
-        sys.stdout.write(proc.stdout.replace("\r", "") if merged else proc.stdout)
+        sys.stdout.write(stdout.replace("\r", "") if merged else stdout)
         sys.stdout.flush()
-        err = (proc.stderr or "").replace("\r", "")
+        err = (proc.stderr or b"").decode(errors="replace").replace("\r", "")
         sys.stderr.write(err if not err or err.endswith("\n") else err + "\n")
         sys.stderr.flush()
     if check and proc.returncode != 0:
         raise SystemExit(f"demo: command failed ({proc.returncode}): {' '.join(argv)}")
-    return proc.stdout
+    return stdout
 
 
 def _short(arg: str) -> str:
