@@ -7,9 +7,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo clean
+CHECK  := $(VENV)/.check
 
-check: deps venv lint typecheck imports protocol-check test
+.PHONY: check check-reset deps venv bytecode lint typecheck imports protocol-check test bench demo clean
+
+# Each step leaves a stamp ($(CHECK)-STEP); the last line sums them up (tools/check_summary.py).
+check: deps venv check-reset lint typecheck imports protocol-check test
+	@$(BIN)/python -m tools.check_summary $(VENV)
+
+check-reset:
+	@rm -f $(CHECK)-*
 
 venv: $(STAMP)
 
@@ -32,18 +39,23 @@ deps:
 lint: venv
 	$(BIN)/ruff format --check minivirt tests tools
 	$(BIN)/ruff check minivirt tests tools
+	@echo passed > $(CHECK)-lint
 
 typecheck: venv
 	$(BIN)/mypy --strict minivirt
+	@echo passed > $(CHECK)-typecheck
 
 imports: venv
 	$(BIN)/lint-imports
+	@echo passed > $(CHECK)-imports
 
 protocol-check: venv
-	@if [ -d minivirt/remote/protocol ]; then $(BIN)/python -m minivirt.remote.protocol --check; fi
+	@if [ -d minivirt/remote/protocol ]; then \
+		$(BIN)/python -m minivirt.remote.protocol --check && echo passed > $(CHECK)-protocol; \
+	else echo "not run (no minivirt/remote/protocol)" > $(CHECK)-protocol; fi
 
 test: venv
-	$(BIN)/pytest -q
+	MINIVIRT_CHECK_SUMMARY=$(CHECK)-pytest $(BIN)/pytest -q
 
 bench: deps venv bytecode
 	$(BIN)/python -m tools.bench

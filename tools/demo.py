@@ -5,12 +5,16 @@ minivirtd on loopback, defines and starts a domain over qemu+tcp://, pulls
 the overlay's backing data in with `minivirsh blockpull --wait --verbose`
 while `minivirsh event --loop` listens, then shows that the overlay stands
 alone and holds exactly the data of the original chain.  Everything it
-starts is stopped at the end, also on Ctrl-C or failure.
+starts is stopped at the end, and its scratch directory (images, state,
+logs) is removed, also on Ctrl-C or failure; ``MINIVIRT_DEMO_KEEP=1`` keeps
+the directory for inspection.  It runs the console scripts ``minivirtd`` and
+``minivirsh`` installed next to the interpreter, as a user would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -19,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +31,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 PY = sys.executable
+BIN = Path(sys.executable).parent
 BANDWIDTH_MIB = 48
 DATA_MIB = 160
 
@@ -34,25 +40,83 @@ def say(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def run(argv: Sequence[str], *, check: bool = True, quiet: bool = False) -> str:
+def run(
+    argv: Sequence[str], *, check: bool = True, quiet: bool = False, merged: bool = False
+) -> str:
+    """Run and show a command; ``merged`` shows its stderr and stdout in the order written."""
     if not quiet:
         print("$ " + " ".join(_short(a) for a in argv), flush=True)
-    proc = subprocess.run(argv, text=True, capture_output=True, check=False)
+    proc = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+        check=False,
+    )
+    # bytes, decoded by hand: text mode would turn the progress bar's \r into \n
+    stdout = proc.stdout.decode(errors="replace")
     if not quiet:
-        sys.stdout.write(proc.stdout)
+        sys.stdout.write(stdout.replace("\r", "") if merged else stdout)
         sys.stdout.flush()
-        err = proc.stderr.replace("\r", "")
+        err = (proc.stderr or b"").decode(errors="replace").replace("\r", "")
         sys.stderr.write(err if not err or err.endswith("\n") else err + "\n")
         sys.stderr.flush()
     if check and proc.returncode != 0:
         raise SystemExit(f"demo: command failed ({proc.returncode}): {' '.join(argv)}")
-    return proc.stdout
+    return stdout
 
 
 def _short(arg: str) -> str:
     if arg == PY:
         return "python"
+    if arg.startswith(str(BIN) + "/"):
+        return os.path.basename(arg)
     return arg.replace(str(Path.cwd()) + "/", "")
+
+
+def tool(name: str, *modules: str) -> list[str]:
+    """The console script ``name`` of this venv, else ``python -m`` the first module found."""
+    script = BIN / name
+    if os.access(script, os.X_OK):
+        return [str(script)]
+    found = next((m for m in modules if importlib.util.find_spec(m) is not None), modules[-1])
+    return [PY, "-m", found]
+
+
+class Relay:
+    """Copies a client's merged output to ours; other output waits for a line boundary.
+
+    minivirsh redraws its progress with ``\r`` and no newline; anything printed
+    meanwhile by another client goes on a line of its own, never into the bar.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.lock = threading.Lock()
+        self._source = proc.stdout
+        self._mid_line = False
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        out = sys.stdout.buffer
+        while chunk := self._source.read1(4096):  # type: ignore[attr-defined]
+            with self.lock:
+                out.write(chunk)
+                out.flush()
+                self._mid_line = not chunk.endswith(b"\n")
+
+    @contextlib.contextmanager
+    def interject(self) -> Iterator[None]:
+        """Hold the client's output back and start on a fresh line."""
+        with self.lock:
+            if self._mid_line:
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+                self._mid_line = False
+            yield
+
+    def join(self) -> None:
+        self._thread.join(10)
 
 
 def free_port(preferred: int = 16509) -> int:
@@ -119,7 +183,11 @@ def main() -> int:
         return 130
     finally:
         kill_leftover_qemus(scratch / "state")
-        print(f"\n(scratch directory kept for inspection: {scratch})")
+        if os.environ.get("MINIVIRT_DEMO_KEEP"):
+            print(f"\n(scratch directory kept for inspection: {scratch})")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+            print(f"\n(scratch directory {scratch} removed; MINIVIRT_DEMO_KEEP=1 keeps it)")
 
 
 def _demo(scratch: Path) -> int:
@@ -138,14 +206,14 @@ def _demo(scratch: Path) -> int:
     state = scratch / "state"
     say(f"starting minivirtd on 127.0.0.1:{port} (state in {state})")
     daemon_argv = [
-        PY, "-m", "minivirt.daemon",
+        *tool("minivirtd", "minivirt.daemon"),
         "--listen", f"127.0.0.1:{port}",
         "--uri", f"qemu:///embed?root={state}",
     ]  # fmt: skip
     print("$ " + " ".join(_short(a) for a in daemon_argv))
     with started(daemon_argv, scratch / "minivirtd.log") as daemon:
         wait_port(port, daemon)
-        virsh = [PY, "-m", "minivirt.shell", "-c", uri]
+        virsh = [*tool("minivirsh", "minivirt.shell"), "-c", uri]
         definition = scratch / "demo.yaml"
         definition.write_text(
             "name: demo\nmemory: 64\nvcpus: 1\n"
@@ -165,11 +233,18 @@ def _demo(scratch: Path) -> int:
             pull_argv = [*virsh, "blockpull", "demo", "vda", "--bandwidth", str(BANDWIDTH_MIB),
                          "--wait", "--verbose"]  # fmt: skip
             print("$ " + " ".join(_short(a) for a in pull_argv), flush=True)
-            pull = subprocess.Popen(pull_argv)
+            pull = subprocess.Popen(
+                pull_argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,  # one pipe keeps the bar and the verdict in order
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
+            relay = Relay(pull)
             try:
                 time.sleep(1.5)
-                print("\n(while it runs, from another client:)")
-                run([*virsh, "blockjob", "demo", "vda", "--info"])
+                with relay.interject():
+                    print("(while it runs, from another client:)")
+                    run([*virsh, "blockjob", "demo", "vda", "--info"], merged=True)
                 if pull.wait(timeout=120) != 0:
                     raise SystemExit("demo: blockpull failed")
             finally:
@@ -177,6 +252,7 @@ def _demo(scratch: Path) -> int:
                     pull.send_signal(signal.SIGINT)  # virsh aborts the job on Ctrl-C
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         pull.wait(timeout=10)
+                relay.join()
             time.sleep(0.5)
             listener.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -131,7 +131,7 @@ class virConnect:
             return self._o.get_uri()
 
     def getType(self) -> str:
-        """Mirrors virConnectGetType ("QEMU", "Test").  Raises INVALID_CONN, NO_SUPPORT."""
+        """Mirrors virConnectGetType ("QEMU", "TEST").  Raises INVALID_CONN, NO_SUPPORT."""
         with ApiCall("virConnectGetType"):
             return self._o.get_type()
 

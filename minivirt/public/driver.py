@@ -99,7 +99,7 @@ class HypervisorDriver(Protocol):
         """connectClose: release the connection's resources (events deregistered)."""
 
     def get_type(self) -> str:
-        """connectGetType: "QEMU", "Test", …"""
+        """connectGetType: "QEMU", "TEST", …"""
         ...
 
     def get_version(self) -> int:

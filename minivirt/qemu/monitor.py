@@ -311,7 +311,7 @@ class Monitor:
     # -- commands -----------------------------------------------------------
 
     def execute(self, command: str, args: Mapping[str, object] | None = None) -> object:
-        """Any QMP command; its ``return`` value (errors mapped as facts §4.3)."""
+        """Any QMP command; its ``return`` value (errors mapped as qemuMonitorJSONCheckError)."""
         return self._run(command, args, None)
 
     def cont(self) -> None:
@@ -323,7 +323,7 @@ class Monitor:
         return parse_block_chain(self._run("query-block", None, None), device)
 
     def query_block_jobs(self) -> tuple[QemuBlockJob, ...]:
-        """``query-block-jobs``, validated (facts §4.4).
+        """``query-block-jobs``, validated (as libvirt's qemuMonitorJSONParseBlockJobInfo).
 
         Calls arriving while a query is in flight share its answer instead of
         queueing behind it (single flight).

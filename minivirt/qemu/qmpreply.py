@@ -4,8 +4,8 @@ This module owns the validation of what QEMU sends back (``query-block-jobs``
 entries, ``query-commands``, block-job event payloads, ``query-block``
 backing chains), what QEMU's job types and block-job events mean to libvirt
 (:func:`job_type`, :func:`event_status`) and the mapping of QMP error classes
-to :class:`VirError` (docs/guide/04-qemu.md).  It is pure: it never imports ``qemu.qmp``, never
-touches a socket, a thread or a clock.  A malformed reply is an
+to :class:`VirError` (libvirt's ``src/qemu/qemu_monitor_json.c``).  It is
+pure: it never imports ``qemu.qmp``, never touches a socket, a thread or a clock.  A malformed reply is an
 ``INTERNAL_ERROR`` in the QEMU error domain, never another exception.
 """
 
@@ -143,7 +143,7 @@ def internal_error(detail: str) -> VirError:
 
 
 def command_error(command: str, error_class: str, desc: str, job: str | None) -> VirError:
-    """Map a QMP error reply to libvirt's error, as modern libvirt does (facts §4.3).
+    """Map a QMP error reply to libvirt's error, as qemuMonitorJSONBlockJobError does.
 
     ``DeviceNotActive`` → OPERATION_INVALID "No active block job '<job>'";
     every other class → INTERNAL_ERROR "unable to execute QEMU command '<cmd>': <desc>".
@@ -163,7 +163,7 @@ def _ulong(entry: Mapping[str, object], key: str) -> int:
 
 
 def parse_block_jobs(reply: object) -> tuple[QemuBlockJob, ...]:
-    """Validate a ``query-block-jobs`` return value field by field (facts §4.4).
+    """Validate a ``query-block-jobs`` reply field by field (qemuMonitorJSONParseBlockJobInfo).
 
     Raises VirError INTERNAL_ERROR (domain QEMU) for a reply that is not an
     array ("reply was missing return data"), an element that is not an object

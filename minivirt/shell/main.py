@@ -138,6 +138,16 @@ def _lib_version() -> str:
     return version_text(core.LIB_VERSION)
 
 
+# minivirsh's own addition after virsh's usage text (virsh's error lines stay byte-exact).
+_CONNECT_HINT = """\
+  Which hypervisor: -c URI, else $MINIVIRT_DEFAULT_URI, else qemu:///system as root
+  (minivirtd's socket /run/minivirt/minivirt-sock) and qemu:///session otherwise.
+  For example: -c qemu+tcp://127.0.0.1/system, -c 'qemu:///embed?root=DIR',
+  -c qemu:///session, -c test:///default.
+
+"""
+
+
 def _print_usage(out: TextIO) -> None:
     from minivirt.shell.commands import REGISTRY
     from minivirt.shell.options import group_help
@@ -146,6 +156,7 @@ def _print_usage(out: TextIO) -> None:
     text += "".join(group_help(g) + "\n" for g in REGISTRY.groups)
     text += "\n  (specify help <group> for details about the commands in the group)\n"
     text += "\n  (specify help <command> for details about the command)\n\n"
+    text += _CONNECT_HINT
     out.write(text)
 
 

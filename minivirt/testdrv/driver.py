@@ -127,7 +127,7 @@ class TestDriver:
 
     def get_type(self) -> str:
         """Mirrors testConnectGetType."""
-        return "Test"
+        return "TEST"
 
     def get_version(self) -> int:
         """Mirrors testConnectGetVersion."""

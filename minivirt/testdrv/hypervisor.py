@@ -103,7 +103,7 @@ class TestHypervisor:
         self._stopping = False
         test = DomainObj(_TEST_DOMAIN)
         self._start_locked(test)
-        test.reason = DomainRunningReason.BOOTED
+        test.reason = DomainRunningReason.UNKNOWN  # libvirt: "running (unknown)"
         self._domains[test.defn.uuid] = test
 
     # -- plumbing -------------------------------------------------------------

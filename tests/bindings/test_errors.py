@@ -1,6 +1,7 @@
 """libvirtError as libvirt-python raises it: message, getters, err tuple, last error.
 
-Rows: (call, code, domain, message) with libvirt's texts (facts §2).
+Rows: (call, code, domain, message) with libvirt's texts (``src/libvirt-domain.c``,
+``src/qemu/qemu_driver.c``, ``src/test/test_driver.c``).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def test_socket_is_owner_only_and_a_second_daemon_is_refused(tmp_path):
         assert second.returncode == 1
         assert f"another daemon is listening on {path}" in second.stderr
         conn = core.open(f"qemu+unix:///system?socket={path}")  # the first one still serves
-        assert conn.get_type() == "Test"
+        assert conn.get_type() == "TEST"
         conn.close()
     finally:
         assert first.stop() == 0

@@ -51,11 +51,29 @@ def test_timeout_fires_only_when_armed() -> None:
     assert events.event_remove_timeout(timer) == -1
 
 
-def test_periodic_timeout() -> None:
-    fired: list[float] = []
-    timer = events.event_add_timeout(10, lambda t: fired.append(time.monotonic()))
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_periodic_timeout(monkeypatch) -> None:
+    # The loop's clock is the test's: firings are checked against the interval, not waited for.
+    clock = FakeClock()
+    monkeypatch.setattr(loop_mod, "time", clock)
+    fired: list[int] = []
+    timer = events.event_add_timeout(10, fired.append)
     try:
-        run_until(lambda: len(fired) >= 3)
+        # (clock step in ms, firings expected after it): due 10 ms after the timer was added,
+        # then 10 ms after each firing; never early, and a late loop fires once, not in bursts
+        steps = [(0, 0), (9.5, 0), (1, 1), (0, 1), (9, 1), (2, 2), (30, 3), (0, 3), (9, 3)]
+        for step, count in steps:
+            clock.now += step / 1000
+            events.event_run_default_impl(max_wait=0)
+            assert (clock.now, len(fired)) == (clock.now, count)
+        assert set(fired) == {timer}
     finally:
         events.event_remove_timeout(timer)
 

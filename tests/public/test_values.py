@@ -1,4 +1,4 @@
-"""Every numeric value of the public header, pinned to the facts reference."""
+"""Every numeric value of the public header, pinned to libvirt's headers (libvirt-domain.h)."""
 
 import pickle
 

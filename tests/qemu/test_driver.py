@@ -218,37 +218,47 @@ def _ev(name, **data):
 
 
 @pytest.mark.parametrize(
-    ("events", "statuses"),
+    ("events", "statuses", "job_remains"),
     [
-        ([_ev("BLOCK_JOB_COMPLETED")], [DomainBlockJobStatus.COMPLETED]),
-        ([_ev("BLOCK_JOB_COMPLETED", error="Input/output error")], [DomainBlockJobStatus.FAILED]),
-        ([_ev("BLOCK_JOB_COMPLETED", offset=50)], [DomainBlockJobStatus.FAILED]),
+        ([_ev("BLOCK_JOB_COMPLETED")], [DomainBlockJobStatus.COMPLETED], False),
+        (
+            [_ev("BLOCK_JOB_COMPLETED", error="Input/output error")],
+            [DomainBlockJobStatus.FAILED],
+            False,
+        ),
+        ([_ev("BLOCK_JOB_COMPLETED", offset=50)], [DomainBlockJobStatus.FAILED], False),
         (
             [
                 _ev("BLOCK_JOB_ERROR", operation="read", action="report"),
                 _ev("BLOCK_JOB_COMPLETED", error="Input/output error"),
             ],
             [DomainBlockJobStatus.FAILED],
+            False,
         ),
+        # READY announces the job, it does not end it: the job is still there afterwards
+        ([_ev("BLOCK_JOB_READY")], [DomainBlockJobStatus.READY], True),
         (
             [_ev("BLOCK_JOB_READY"), _ev("BLOCK_JOB_CANCELLED")],
             [DomainBlockJobStatus.READY, DomainBlockJobStatus.CANCELED],
+            False,
         ),
         (
             [_ev("BLOCK_JOB_COMPLETED", device="drive-unknown"), _ev("BLOCK_JOB_CANCELLED")],
             [DomainBlockJobStatus.CANCELED],
+            False,
         ),
     ],
 )
-def test_qemu_events_become_domain_events(setup, events, statuses):
-    conn, ref = setup.start()
+def test_qemu_events_become_domain_events(setup, events, statuses, job_remains):
+    conn, ref = setup.start(script={"query-block-jobs": [Reply([job(30)])]})
     conn.domain_block_pull(ref, "vda", 0, 0)
     for event in events:
         setup.peer.send_event(event.name, event.data)
     got = setup.rec.wait(2 * len(statuses))
     assert [s for _, _, s, _ in got] == [s for s in statuses for _ in (0, 1)]
     assert [(d, i) for d, _, _, i in got[:2]] == [(TOP, 8), ("vda", 16)]
-    assert conn.domain_get_block_job_info(ref, "vda", 0) is None or statuses == [3]
+    info = conn.domain_get_block_job_info(ref, "vda", 0)
+    assert info == (BlockJobInfo(1, 0, 30, 100) if job_remains else None)
 
 
 @pytest.mark.parametrize(

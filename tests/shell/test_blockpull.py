@@ -142,15 +142,63 @@ def test_keep_relative_needs_a_base(sh):
     )
 
 
-def test_partial_pull_with_base(sh, frozen):
-    conn, _ = frozen
-    hv = testdrv.shared_hypervisor()
-    hv.set_backing(
-        "/guest/diskimage1", [("/guest/mid.qcow2", "qcow2"), ("/guest/base.qcow2", "qcow2")]
+@pytest.fixture
+def calls(monkeypatch):
+    """Record what minivirsh hands core's block_pull / block_rebase (then call through)."""
+    from minivirt import core
+
+    log = []
+    for name in ("block_pull", "block_rebase"):
+        original = getattr(core.Domain, name)
+
+        def record(self, *args, _name=name, _original=original):
+            log.append((_name, *args))
+            return _original(self, *args)
+
+        monkeypatch.setattr(core.Domain, name, record)
+    return log
+
+
+BASE = "/guest/base.qcow2"
+
+
+@pytest.mark.parametrize(
+    ("options", "call"),
+    [
+        ([], ("block_pull", "vda", 0, 0)),
+        (["--bandwidth", "3"], ("block_pull", "vda", 3, 0)),
+        (["--bandwidth", "2M", "--bytes"], ("block_pull", "vda", 2 << 20, 64)),
+        (["--base", BASE], ("block_rebase", "vda", BASE, 0, 0)),
+        (["--base", BASE, "--keep-relative"], ("block_rebase", "vda", BASE, 0, 16)),
+        (
+            ["--base", BASE, "--keep-relative", "--bandwidth", "1M", "--bytes"],
+            ("block_rebase", "vda", BASE, 1 << 20, 16 | 64),
+        ),
+    ],
+)
+def test_options_reach_the_api(sh, frozen, calls, options, call):
+    testdrv.shared_hypervisor().set_backing(
+        "/guest/diskimage1", [("/guest/mid.qcow2", "qcow2"), (BASE, "qcow2")]
     )
-    r = sh("blockpull", "test", "vda", "--base", "/guest/base.qcow2", "--keep-relative")
+    r = sh("blockpull", "test", "vda", *options)
     assert (r.rc, r.out, r.err) == (0, "Block Pull started\n", "")
-    assert info(conn) is not None
+    assert calls == [call]
+
+
+def test_partial_pull_keeps_the_base(sh, host):
+    hv = testdrv.shared_hypervisor()
+    hv.set_backing("/guest/diskimage1", [("/guest/mid.qcow2", "qcow2"), (BASE, "qcow2")])
+    r = sh("blockpull", "test", "vda", "--base", BASE, "--keep-relative", "--wait")
+    assert (r.rc, r.out, r.err) == (0, "\nPull complete\n", "")
+    assert hv.backing_chain("/guest/diskimage1") == [(BASE, "qcow2")]
+
+
+def test_full_pull_drops_the_chain(sh, host):
+    hv = testdrv.shared_hypervisor()
+    hv.set_backing("/guest/diskimage1", [("/guest/mid.qcow2", "qcow2"), (BASE, "qcow2")])
+    r = sh("blockpull", "test", "vda", "--wait")
+    assert (r.rc, r.out, r.err) == (0, "\nPull complete\n", "")
+    assert hv.backing_chain("/guest/diskimage1") == []
 
 
 def test_wait_verbose_completes(sh):

@@ -160,6 +160,6 @@ def test_uri_and_version(sh):
     assert sh("version").out == (
         "Compiled against library: libvirt 9.0.0\n"
         "Using library: libvirt 9.0.0\n"
-        "Using API: Test 9.0.0\n"
-        "Running hypervisor: Test 0.0.2\n\n"
+        "Using API: TEST 9.0.0\n"
+        "Running hypervisor: TEST 0.0.2\n\n"
     )

@@ -25,6 +25,29 @@ def test_usage(run):
     assert run("--help").out == r.out
 
 
+def test_usage_says_how_to_choose_the_hypervisor(run):
+    # virsh's text first, unchanged; then where a connection goes without -c
+    out = run("--help").out
+    virsh_end = "\n  (specify help <command> for details about the command)\n\n"
+    assert virsh_end in out
+    hint = out.split(virsh_end, 1)[1]
+    for needle in ("-c URI", "$MINIVIRT_DEFAULT_URI", "/run/minivirt/minivirt-sock", "qemu+tcp://"):
+        assert needle in hint
+
+
+def test_no_connection_keeps_virsh_s_two_error_lines():
+    # as root the default is qemu:///system, i.e. minivirtd's socket (nothing listens there);
+    # other users default to qemu:///session, so they get qemu:///system by the variable
+    env = {} if os.geteuid() == 0 else {"MINIVIRT_DEFAULT_URI": "qemu:///system"}
+    p = subprocess_run("list", env=env)
+    assert (p.returncode, p.stdout) == (1, b"\n")
+    assert p.stderr == (
+        b"error: failed to connect to the hypervisor\n"
+        b"error: Failed to connect socket to '/run/minivirt/minivirt-sock': "
+        b"No such file or directory\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "err"),
     [
@@ -120,9 +143,9 @@ def test_subprocess_error_path():
 
 
 def test_subprocess_console_script():
+    # `make venv` installs the console scripts next to the interpreter; missing is a failure
     script = shutil.which("minivirsh", path=os.path.dirname(sys.executable))
-    if script is None:
-        pytest.skip("the minivirsh console script is not installed in this venv")
+    assert script is not None, "the minivirsh console script is not installed in this venv"
     import subprocess
 
     p = subprocess.run([script, "-c", URI, "domstate", "1"], capture_output=True, check=False)

@@ -10,6 +10,7 @@ from minivirt.public import (
     DomainEventType,
     DomainInfo,
     DomainRef,
+    DomainRunningReason,
     DomainState,
     ErrorDomain,
     ErrorNumber,
@@ -48,7 +49,7 @@ def test_declines_other_uris(clock, uri):
 
 
 def test_connection_basics(drv):
-    assert drv.get_type() == "Test"
+    assert drv.get_type() == "TEST"
     assert drv.get_version() == 2
     assert drv.get_hostname()
     assert drv.is_alive()
@@ -96,7 +97,7 @@ def test_predefined_domain(drv):
     info = drv.domain_get_info(TEST)
     assert (info.state, info.max_mem, info.memory, info.nr_virt_cpu) == (1, 8388608, 2097152, 2)
     assert info.cpu_time > 0
-    assert drv.domain_get_state(TEST, 0) == (DomainState.RUNNING, 1)
+    assert drv.domain_get_state(TEST, 0) == (DomainState.RUNNING, DomainRunningReason.UNKNOWN)
     assert drv.list_all_domains(0) == [TEST]
     xml = drv.domain_get_xml_desc(TEST, 0)
     assert "<domain type='qemu' id='1'>" in xml
@@ -268,7 +269,7 @@ def test_unsupported_flags(drv, fn, bits, function):
         ErrorDomain.TEST,
         f"unsupported flags (0x{bits:x}) in function {function}",
     )
-    assert drv.domain_get_state(TEST, 0) == (DomainState.RUNNING, 1)
+    assert drv.domain_get_state(TEST, 0) == (DomainState.RUNNING, DomainRunningReason.UNKNOWN)
 
 
 def test_register_without_event_loop_fails(drv, monkeypatch):
