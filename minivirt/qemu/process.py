@@ -150,6 +150,8 @@ def build_command(defn: DomainDef, binary: str, monitor_fd: int, kvm: bool) -> l
         drive = f"file={_opt(disk.source)},format={disk.format},if=none,id={drive_id(disk)}"
         if disk.readonly:
             drive += ",readonly=on"
+        if disk.copy_on_read is not None:
+            drive += f",copy-on-read={disk.copy_on_read}"
         cmd += ["-drive", drive]
         cmd += ["-device", f"virtio-blk-pci,drive={drive_id(disk)},id={disk_alias(disk)}"]
     return cmd

@@ -47,6 +47,7 @@ from minivirt.qemu.monitor import Monitor, MonitorLoop
 from minivirt.qemu.paths import StateRoots
 from minivirt.qemu.qmpreply import QmpEvent, parse_block_job_event
 from minivirt.qemu.reconnect import reconnect
+from minivirt.qemu.validate import validate_for_qemu
 
 __all__ = ["QemuDriverState"]
 
@@ -152,11 +153,11 @@ class QemuDriverState:
     def define(self, document: str) -> DomainRef:
         """Mirrors qemuDomainDefineXMLFlags: store a definition, persist it as XML.
 
-        Raises conf's XML errors; OPERATION_FAILED "domain '%s' is already
-        defined with uuid %s" / "domain '%s' already exists with uuid %s" for
-        name/uuid clashes.
+        Raises conf's XML errors, CONFIG_UNSUPPORTED from ``validate_for_qemu``;
+        OPERATION_FAILED "domain '%s' is already defined with uuid %s" /
+        "domain '%s' already exists with uuid %s" for name/uuid clashes.
         """
-        defn = parse_domain(document)
+        defn = validate_for_qemu(parse_domain(document))
         with self._lock:
             dom = self._domains.get(defn.uuid)
             if dom is not None and dom.defn.name != defn.name:
@@ -242,7 +243,7 @@ class QemuDriverState:
         return dom.ref()
 
     def _launch(self, dom: DomainObj) -> None:
-        defn = dom.defn
+        defn = validate_for_qemu(dom.defn)
         binary = process.emulator_path(defn)
         dom.monitor_path = os.path.join(self.roots.run_dir, f"{defn.name}.monitor")
         dom.log_path = os.path.join(self.roots.log_dir, f"{defn.name}.log")
