@@ -130,6 +130,12 @@ class Domain:
     def block_job_set_speed(self, disk: str, bandwidth: int, flags: int = 0) -> None:
         domain_block_job_set_speed(self, disk, bandwidth, flags)
 
+    def qemu_monitor_command(self, cmd: str, flags: int = 0) -> str:
+        """virDomainQemuMonitorCommand (libvirt-qemu); see minivirt.core.qemu."""
+        from minivirt.core.qemu import domain_qemu_monitor_command
+
+        return domain_qemu_monitor_command(self, cmd, flags)
+
 
 def _domain(dom: object, function: str) -> Domain:
     """virCheckDomainReturn: a Domain whose connection is still open."""

@@ -3,7 +3,14 @@
 Stdlib only; no logic beyond formatting error messages.
 """
 
-from minivirt.public.driver import DRIVER_METHODS, ConnectURI, EventCallback, HypervisorDriver
+from minivirt.public.driver import (
+    DRIVER_METHODS,
+    QEMU_DRIVER_METHODS,
+    ConnectURI,
+    EventCallback,
+    HypervisorDriver,
+    QemuDriverSlots,
+)
 from minivirt.public.enums import (
     ConnectListAllDomainsFlags,
     DomainBlockCommitFlags,
@@ -21,6 +28,7 @@ from minivirt.public.enums import (
     DomainEventStoppedDetailType,
     DomainEventType,
     DomainEventUndefinedDetailType,
+    DomainQemuMonitorCommandFlags,
     DomainRunningReason,
     DomainShutoffReason,
     DomainState,
@@ -46,6 +54,7 @@ from minivirt.public.types import (
 __all__ = [
     "DRIVER_METHODS",
     "ERROR_TEMPLATES",
+    "QEMU_DRIVER_METHODS",
     "BlockJobEvent",
     "BlockJobInfo",
     "ConnectListAllDomainsFlags",
@@ -68,6 +77,7 @@ __all__ = [
     "DomainEventUndefinedDetailType",
     "DomainInfo",
     "DomainRef",
+    "DomainQemuMonitorCommandFlags",
     "DomainRunningReason",
     "DomainShutoffReason",
     "DomainState",
@@ -78,6 +88,7 @@ __all__ = [
     "EventCallback",
     "HypervisorDriver",
     "LifecycleEvent",
+    "QemuDriverSlots",
     "VirError",
     "error_message",
 ]

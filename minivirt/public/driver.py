@@ -15,7 +15,14 @@ from typing import Final, Protocol
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
-__all__ = ["DRIVER_METHODS", "ConnectURI", "EventCallback", "HypervisorDriver"]
+__all__ = [
+    "DRIVER_METHODS",
+    "QEMU_DRIVER_METHODS",
+    "ConnectURI",
+    "EventCallback",
+    "HypervisorDriver",
+    "QemuDriverSlots",
+]
 
 #: What a driver calls for each event delivered to one registration.  It is
 #: invoked from the application's event loop, never from inside a driver call.
@@ -164,3 +171,19 @@ DRIVER_METHODS: Final[tuple[str, ...]] = (
     "connect_domain_event_register_any",
     "connect_domain_event_deregister_any",
 )
+
+
+class QemuDriverSlots(Protocol):
+    """The libvirt-qemu slots (libvirt's ``domainQemu*`` entries of the same table).
+
+    Only QEMU drivers (and the remote driver, which forwards them) have
+    them; core reports NO_SUPPORT for a driver without them.
+    """
+
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        """domainQemuMonitorCommand: QEMU's reply to a QMP command or an HMP command line."""
+        ...
+
+
+#: The slot names of :class:`QemuDriverSlots`.
+QEMU_DRIVER_METHODS: Final[tuple[str, ...]] = ("domain_qemu_monitor_command",)

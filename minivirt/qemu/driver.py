@@ -30,7 +30,7 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
-from minivirt.qemu import jobs, process
+from minivirt.qemu import jobs, passthrough, process
 from minivirt.qemu.blockjob import check_flags
 from minivirt.qemu.domain import DomainObj
 from minivirt.qemu.paths import StateRoots, roots_for_uri
@@ -292,6 +292,12 @@ class QemuConnection:
     ) -> None:
         """domainBlockJobSetSpeed; see minivirt.qemu.jobs.block_job_set_speed."""
         jobs.block_job_set_speed(self.state, dom, disk, bandwidth, flags)
+
+    # -- libvirt-qemu ------------------------------------------------------------
+
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        """domainQemuMonitorCommand; see minivirt.qemu.passthrough.monitor_command."""
+        return passthrough.monitor_command(self.state, dom, cmd, flags)
 
     # -- events ------------------------------------------------------------------
 
