@@ -40,7 +40,7 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.qemu import process
+from minivirt.qemu import process, security
 from minivirt.qemu.blockjob import event_status, job_type
 from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
@@ -71,7 +71,10 @@ class QemuDriverState:
         self._domains: dict[str, DomainObj] = {}
         self._next_id = 1
         self.connections = 0
+        #: The DAC security driver (QEMU's user, images lent to it); off for session/embed.
+        self.dac = security.DacDriver(roots)
         self._load_configs()
+        self.dac.release_orphans(d.defn.uuid for d in self._domains.values() if d.active)
 
     # -- table -----------------------------------------------------------------
 
@@ -256,11 +259,16 @@ class QemuDriverState:
                 f"Failed to bind socket to '{dom.monitor_path}': {exc.strerror}",
             ) from exc
         try:
-            cmd = process.build_command(defn, binary, listener.fileno(), process.kvm_usable())
-            proc, dom.log_offset = process.spawn(cmd, dom.log_path, listener.fileno())
+            self.dac.set_domain(defn.uuid, security.image_paths(defn))
+            kvm = process.kvm_usable() and (not self.dac.enabled or self.dac.kvm_allowed())
+            cmd = process.build_command(defn, binary, listener.fileno(), kvm)
+            proc, dom.log_offset = process.spawn(
+                cmd, dom.log_path, listener.fileno(), self.dac.spawn_user()
+            )
         except VirError:
             with contextlib.suppress(OSError):  # nobody will listen on this socket file
                 os.unlink(dom.monitor_path)
+            self.dac.release(defn.uuid)
             raise
         finally:
             listener.close()
@@ -286,6 +294,7 @@ class QemuDriverState:
             process.kill_process(proc, proc.pid)
             dom.proc, dom.pid = None, 0
             dom.reason = int(DomainShutoffReason.FAILED)
+            self.dac.release(defn.uuid)
             tail = process.log_tail(dom.log_path, dom.log_offset)
             if proc.returncode is not None and proc.returncode != -15 and tail:
                 raise VirError.report(
@@ -399,6 +408,7 @@ class QemuDriverState:
                 dom.defn, dom.new_defn = dom.new_defn, None
             dom.cond.notify_all()
         process.remove_status(self.status_path(ref.name))
+        self.dac.release(ref.uuid)  # every image back to its owner (qemuProcessStop)
         self.queue(LifecycleEvent(ref, int(DomainEventType.STOPPED), int(detail)))
         if not dom.persistent:
             with self._lock:
@@ -452,14 +462,26 @@ class QemuDriverState:
                 return
             job = dom.jobs.get(disk.target)
             jtype = job.type if job is not None else int(job_type(parsed.type))
+            dropped: set[str] = set()
             if event.name != "BLOCK_JOB_READY":
                 dom.jobs.pop(disk.target, None)
                 if parsed.name == "BLOCK_JOB_COMPLETED" and parsed.error is None:
+                    before = {e.path for e in dom.chains.get(disk.target, ())}
                     self._pulled(dom, disk.target, job)
+                    dropped = before - {e.path for e in dom.chains.get(disk.target, ())}
             ref = dom.ref()
             dom.cond.notify_all()
+        self._revoke_dropped(dom, dropped)
         self.write_status(dom)
         self.emit_block_job(ref, disk.source, disk.target, jtype, int(status))
+
+    def _revoke_dropped(self, dom: DomainObj, dropped: set[str]) -> None:
+        """After a pull, give back at once the images no disk of ``dom`` reads any more."""
+        if not dropped:
+            return
+        with dom.cond:
+            still = {e.path for chain in dom.chains.values() for e in chain}
+        self.dac.release(dom.defn.uuid, sorted(dropped - still))
 
     @staticmethod
     def _pulled(dom: DomainObj, target: str, job: ActiveJob | None) -> None:
