@@ -91,3 +91,34 @@ def test_abort_keeps_the_template(watched, images, template, recorder):
     conn.domain_destroy(ref, 0)
     assert images.backing_file(top) == base
     assert images.same_data(top, original)
+
+
+@pytest.mark.timeout(120)
+def test_qed_pull_over_tcp(tmp_path, qemu_root, images, template, event_loop):
+    import queue
+
+    import minivirt.wiring  # noqa: F401
+    from minivirt import core
+    from tests.remote.daemon_process import DaemonProcess
+
+    base, fmt = template
+    top = images.overlay(base, "disk.qed", backing_fmt=fmt, fmt="qed", writes=[(0x22, 1, 1)])
+    original = images.snapshot_of(top, "original.raw")
+    daemon = DaemonProcess(tmp_path, uri=f"qemu:///embed?root={qemu_root}")
+    try:
+        conn = core.open(daemon.url("qemu", "/system"))
+        got: queue.Queue = queue.Queue()
+        conn.domain_event_register_any(
+            None, DomainEventID.BLOCK_JOB, lambda c, d, disk, t, s, o: got.put((disk, t, s))
+        )
+        dom = conn.define_xml(_yaml(top, "on"))
+        dom.create()
+        assert "copy_on_read='on'" in dom.get_xml_desc()
+        dom.block_pull("vda", 0)
+        assert got.get(timeout=60) == (top, PULL, DomainBlockJobStatus.COMPLETED)
+        dom.destroy()
+        conn.close()
+    finally:
+        assert daemon.stop() == 0
+    assert images.backing_file(top) is None
+    assert images.same_data(top, original)
