@@ -91,3 +91,31 @@ def test_a_failed_lend_changes_nothing(tmp_path):
         "No such file or directory"
     )
     assert os.stat(good).st_uid == 0 and dac.lent_domains() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates a system account")
+def test_a_missing_account_is_created(tmp_path):
+    import grp
+    import pwd
+    import subprocess
+    import uuid
+
+    name = f"mvq-{uuid.uuid4().hex[:8]}"
+    try:
+        ident = security.identity_for(security.DacConfig(name, name))
+        entry = pwd.getpwnam(name)
+        assert (ident.uid, ident.gid) == (entry.pw_uid, grp.getgrnam(name).gr_gid)
+        assert entry.pw_shell == "/usr/sbin/nologin" and ident.uid < 1000  # a system account
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+        subprocess.run(["groupdel", name], capture_output=True, check=False)
+
+
+def test_an_unknown_account_without_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(VirError) as exc:
+        security.identity_for(security.DacConfig("no-such-user-here", "no-such-user-here"))
+    assert (exc.value.code, exc.value.domain) == (ErrorNumber.INTERNAL_ERROR, ErrorDomain.SECURITY)
+    assert exc.value.message == (
+        "internal error: Failed to find user or group record for 'no-such-user-here'"
+    )
