@@ -259,7 +259,8 @@ class QemuDriverState:
                 f"Failed to bind socket to '{dom.monitor_path}': {exc.strerror}",
             ) from exc
         try:
-            self.dac.set_domain(defn.uuid, security.image_paths(defn))
+            if self.dac.enabled:  # qemu-img reads the chains only when images get lent
+                self.dac.set_domain(defn.uuid, security.image_paths(defn))
             kvm = process.kvm_usable() and (not self.dac.enabled or self.dac.kvm_allowed())
             cmd = process.build_command(defn, binary, listener.fileno(), kvm)
             proc, dom.log_offset = process.spawn(
