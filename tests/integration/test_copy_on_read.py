@@ -151,6 +151,25 @@ def test_over_tcp(tmp_path, qemu_root, template, event_loop):
     daemon = DaemonProcess(tmp_path, uri=f"qemu:///embed?root={qemu_root}")
     try:
         conn = core.open(daemon.url("qemu", "/system"))
+        for bad, code, domain, text in [
+            (
+                _yaml(top, "on").replace("copy_on_read", "readonly: true, copy_on_read"),
+                ErrorNumber.CONFIG_UNSUPPORTED,
+                ErrorDomain.QEMU,
+                "unsupported configuration: copy_on_read is not compatible with read-only disk 'vda'",
+            ),
+            (
+                _yaml(top, "maybe"),
+                ErrorNumber.XML_ERROR,
+                ErrorDomain.DOMAIN,
+                "XML error: Invalid value for attribute 'copy_on_read' in element 'driver': "
+                "'maybe'.",
+            ),
+        ]:
+            with pytest.raises(VirError) as exc:
+                conn.define_xml(bad)
+            assert (exc.value.code, exc.value.domain, exc.value.message) == (code, domain, text)
+        assert conn.list_all_domains() == []  # nothing was written
         dom = conn.define_xml(_yaml(top, "on"))
         dom.create()
         try:
