@@ -1,14 +1,18 @@
-"""`make demo`: minivirt's main job, end to end, on a real QEMU, over TCP.
+"""`make demo`: the series' own use case, end to end, on a real QEMU, over TCP.
 
-Creates a template image with known data and an overlay on it, starts
-minivirtd on loopback, defines and starts a domain over qemu+tcp://, pulls
-the overlay's backing data in with `minivirsh blockpull --wait --verbose`
-while `minivirsh event --loop` listens, then shows that the overlay stands
-alone and holds exactly the data of the original chain.  Everything it
-starts is stopped at the end, and its scratch directory (images, state,
-logs) is removed, also on Ctrl-C or failure; ``MINIVIRT_DEMO_KEEP=1`` keeps
-the directory for inspection.  It runs the console scripts ``minivirtd`` and
-``minivirsh`` installed next to the interpreter, as a user would.
+Template provisioning with copy-on-read, in this order: a template with
+known data; a new disk as an overlay on it, opened with copy-on-read; a read
+inside the guest (HMP ``qemu-io`` through ``qemu-monitor-command``) and the
+overlay's ``qemu-img map`` growing before any pull; the pull with progress
+(`minivirsh blockpull --wait --verbose`) while `minivirsh event --loop`
+listens; the COMPLETED event; the chain without its template; the template's
+owner restored (run as root, minivirtd serves the system driver and QEMU runs
+as the unprivileged ``minivirt-qemu``); ``qemu-img compare`` equal.
+Everything it starts is stopped at the end, also on Ctrl-C or failure.
+Its scratch directory (images, state, logs) is removed at the end, also on
+Ctrl-C or failure; ``MINIVIRT_DEMO_KEEP=1`` keeps it for inspection.  It runs
+the console scripts ``minivirtd`` and ``minivirsh`` installed next to the
+interpreter, as a user would.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ PY = sys.executable
 BIN = Path(sys.executable).parent
 BANDWIDTH_MIB = 48
 DATA_MIB = 160
+QEMU_USER = "minivirt-qemu"
 
 
 def say(text: str) -> None:
@@ -190,26 +195,50 @@ def main() -> int:
             print(f"\n(scratch directory {scratch} removed; MINIVIRT_DEMO_KEEP=1 keeps it)")
 
 
+def owners(*paths: Path) -> None:
+    """`ls -ln` of the images: who owns them now."""
+    run(["ls", "-ln", *map(str, paths)])
+
+
+def as_qemu_user(path: Path, user: str) -> None:
+    """Try to read ``path`` as the QEMU user, as QEMU would (prints cat's refusal)."""
+    argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "head", "-c0",
+            str(path)]  # fmt: skip
+    print("$ " + " ".join(argv), flush=True)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    print(done.stderr.strip() or f"(the QEMU user can read {path.name})")
+
+
 def _demo(scratch: Path) -> int:
+    scratch.chmod(0o755)  # QEMU's user must reach the images (libvirt never changes dirs)
+    system = os.geteuid() == 0 and shutil.which("setpriv") is not None
     base = scratch / "template.qcow2"
     top = scratch / "overlay.qcow2"
     original = scratch / "original-overlay.qcow2"
-    say(f"template image with {DATA_MIB} MiB of known data, and an overlay backed by it")
+    say(f"1. a template image with {DATA_MIB} MiB of known data, readable by its owner only")
     run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "256M"])
     run(["qemu-io", "-f", "qcow2", "-c", f"write -q -P 0x5a 0 {DATA_MIB}M", str(base)])
+    base.chmod(0o600)
+    say("2. a new disk: an overlay on the template, to be opened with copy-on-read")
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(top)])
     run(["qemu-io", "-f", "qcow2", "-c", "write -q -P 0xa5 1M 1M", str(top)])
+    top.chmod(0o640)
     shutil.copy(top, original)  # the original chain, to compare with at the end
+    owners(base, top)
 
     port = free_port()
     uri = f"qemu+tcp://127.0.0.1:{port}/system"
     state = scratch / "state"
-    say(f"starting minivirtd on 127.0.0.1:{port} (state in {state})")
-    daemon_argv = [
-        *tool("minivirtd", "minivirt.daemon"),
-        "--listen", f"127.0.0.1:{port}",
-        "--uri", f"qemu:///embed?root={state}",
-    ]  # fmt: skip
+    if system:
+        (state / "etc").mkdir(parents=True)
+        (state / "etc" / "qemu.conf").write_text(f'user = "{QEMU_USER}"\ngroup = "{QEMU_USER}"\n')
+        local = f"qemu:///system?root={state}"
+        say(f"minivirtd on 127.0.0.1:{port}: the system driver, QEMU runs as '{QEMU_USER}'")
+    else:
+        local = f"qemu:///embed?root={state}"
+        say(f"minivirtd on 127.0.0.1:{port} (not root: QEMU runs as you, no DAC)")
+    daemon_argv = [*tool("minivirtd", "minivirt.daemon"), "--listen", f"127.0.0.1:{port}",
+                   "--uri", local]  # fmt: skip
     print("$ " + " ".join(_short(a) for a in daemon_argv))
     with started(daemon_argv, scratch / "minivirtd.log") as daemon:
         wait_port(port, daemon)
@@ -218,15 +247,27 @@ def _demo(scratch: Path) -> int:
         definition.write_text(
             "name: demo\nmemory: 64\nvcpus: 1\n"
             f"disks:\n  - target: vda\n    source: {top}\n    format: qcow2\n"
+            "    copy_on_read: 'on'\n"
         )
-        say("define and start the domain over qemu+tcp://")
+        print(f"$ cat {definition.name}\n{definition.read_text()}", end="")
         run([*virsh, "define", str(definition)])
         run([*virsh, "start", "demo"])
-        say("its disk is an overlay on the template")
+        if system:
+            print("the images are lent to QEMU's user while the domain runs:")
+            owners(base, top)
         run([*virsh, "domblklist", "demo", "--details"])
-        run(["qemu-img", "info", "-U", "--backing-chain", str(top)])
 
-        say(f"block pull at {BANDWIDTH_MIB} MiB/s, with `minivirsh event --loop` listening")
+        say("3. the guest reads 32 MiB of its disk: copy-on-read copies them into the overlay")
+        print("overlay map before (what the overlay itself holds):")
+        run(["qemu-img", "map", "-U", str(top)])
+        run([*virsh, "qemu-monitor-command", "demo", "--hmp",
+             'qemu-io drive-virtio-disk0 "read 64M 32M"'])  # fmt: skip
+        print("(and a flush, so that qcow2's cached tables reach the file for qemu-img)")
+        run([*virsh, "qemu-monitor-command", "demo", "--hmp", "qemu-io drive-virtio-disk0 flush"])
+        print("overlay map after, before any pull:")
+        run(["qemu-img", "map", "-U", str(top)])
+
+        say(f"4. block pull at {BANDWIDTH_MIB} MiB/s, with `minivirsh event --loop` listening")
         events_argv = [*virsh, "event", "--domain", "demo", "--event", "block-job", "--loop"]
         with started(events_argv, scratch / "events.log") as listener:
             time.sleep(1.0)
@@ -257,14 +298,21 @@ def _demo(scratch: Path) -> int:
             listener.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 listener.wait(timeout=5)
-        print("event listener printed:")
+        say("5. the COMPLETED event, as the listener printed it")
         sys.stdout.write((scratch / "events.log").read_text())
 
-        say("the overlay now stands alone")
+        say("6. the chain without its template")
         run([*virsh, "domblklist", "demo", "--details"])
+        run(["qemu-img", "info", "-U", "--backing-chain", str(top)])
+        if system:
+            say("7. the template went back to its owner at once: QEMU's user cannot open it")
+            owners(base, top)
+            as_qemu_user(base, QEMU_USER)
         run([*virsh, "destroy", "demo"])
-        run(["qemu-img", "info", "--backing-chain", str(top)])
-        say("and holds exactly the data of the original chain")
+        if system:
+            print("and the overlay went back to its owner when the domain stopped:")
+            owners(base, top)
+        say("8. the overlay holds exactly the data of the original chain")
         run(["qemu-img", "compare", str(original), str(top)])
         run([*virsh, "undefine", "demo"])
     say("done: minivirtd stopped, QEMU stopped")

@@ -35,7 +35,9 @@ server dispatch from the same file). Procedure numbers are libvirt's.
 | header | 24 | six big-endian 4-byte fields, as libvirt's `virNetMessageHeader`: `program, version, procedure, type, serial, status` |
 | body | msgpack | the procedure's `_args` (CALL), `_ret` (REPLY, status OK), `remote_error` (REPLY, status ERROR) or `_msg` (MESSAGE) as an array of fields in spec order |
 
-- program `0x20008086` (REMOTE_PROGRAM), version 1.
+- program `0x20008086` (REMOTE_PROGRAM), version 1; libvirt-qemu's calls travel in the same
+  frames with program `0x20008087` (QEMU_PROGRAM, libvirt's `qemu_protocol.x`), version 1, and
+  their own procedure numbers (the generated tables key them `QEMU_PROGRAM << 32 | number`).
 - type: CALL 0 (client to daemon), REPLY 1, MESSAGE 2 (an event, daemon to client, serial 1).
 - status: OK 0, ERROR 1 (the body is `remote_error`: code, domain, message, level, dom, str1, str2, str3, int1, int2, net, as libvirt's).
 - A frame that breaks these rules is a protocol error (VIR_ERR_RPC from VIR_FROM_RPC); the daemon answers it when it can name the serial and drops that client when it cannot, and keeps serving the others.
@@ -85,10 +87,13 @@ def render(spec: Spec) -> str:
         "| # | procedure | API | args | ret / msg | read-only | priority | generate |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for p in sorted(spec.procedures, key=lambda p: p.number):
+    for p in sorted(spec.procedures, key=lambda p: p.key):
         out = _fields(spec, p.msg) if p.msg else _fields(spec, p.ret)
+        enum_name = (
+            f"REMOTE_PROC_{p.name}" if p.key == p.number else p.name.replace("_", "_PROC_", 1)
+        )
         rows.append(
-            f"| {p.number} | `REMOTE_PROC_{p.name}` | {p.api} | {_fields(spec, p.args)} | {out} "
+            f"| {p.number} | `{enum_name}` | {p.api} | {_fields(spec, p.args)} | {out} "
             f"| {'yes' if p.readonly_allowed else 'no'} | {'high' if p.priority_high else 'low'} "
             f"| {p.generate} |"
         )

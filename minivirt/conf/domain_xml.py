@@ -128,6 +128,7 @@ def _parse_disk(elem: ET.Element) -> DiskDef:
     bus = target_el.get("bus") if target_el is not None else None
     driver = elem.find("driver")
     fmt = driver.get("type") if driver is not None else None
+    copy_on_read = driver.get("copy_on_read") if driver is not None else None
     return DiskDef(
         target=target,
         source=source,
@@ -135,6 +136,7 @@ def _parse_disk(elem: ET.Element) -> DiskDef:
         bus=bus or "virtio",
         device=device,
         readonly=elem.find("readonly") is not None,
+        copy_on_read=copy_on_read,
     )
 
 
@@ -238,7 +240,8 @@ def format_xml(
         out.append(f"    <emulator>{_esc(defn.emulator)}</emulator>")
     for disk in defn.disks:
         out.append(f"    <disk type='file' device='{_esc(disk.device)}'>")
-        out.append(f"      <driver name='qemu' type='{_esc(disk.format)}'/>")
+        cor = "" if disk.copy_on_read is None else f" copy_on_read='{disk.copy_on_read}'"
+        out.append(f"      <driver name='qemu' type='{_esc(disk.format)}'{cor}/>")
         out.append(f"      <source file='{_esc(disk.source)}'/>")
         if backing is not None and disk.target in backing:
             _format_backing(out, backing[disk.target])

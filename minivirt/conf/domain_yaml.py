@@ -9,7 +9,8 @@ The form, one mapping::
     vcpus: 1                         # optional, default 1
     emulator: /usr/bin/qemu-system-x86_64   # optional
     disks:                           # optional
-      - {target: vda, source: /images/demo.qcow2, format: qcow2, bus: virtio, readonly: false}
+      - {target: vda, source: /images/demo.qcow2, format: qcow2, bus: virtio, readonly: false,
+         copy_on_read: on}           # copy_on_read optional: on/off (YAML booleans or strings)
 
 Memory strings take libvirt's unit suffixes (b, k/KiB, KB, M/MiB, MB, G/GiB,
 GB, T…, case-insensitive); a bare number, or a number string without unit,
@@ -53,7 +54,7 @@ _DOMAIN_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "uuid", "memory", "current_memory", "vcpus", "emulator", "disks"}
 )
 _DISK_KEYS: Final[frozenset[str]] = frozenset(
-    {"target", "source", "format", "bus", "device", "readonly"}
+    {"target", "source", "format", "bus", "device", "readonly", "copy_on_read"}
 )
 _MEMORY_RE: Final[re.Pattern[str]] = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*")
 
@@ -99,6 +100,9 @@ def _disk(item: object, index: int) -> DiskDef:
     readonly = item.get("readonly", False)
     if not isinstance(readonly, bool):
         raise xml_error(f"'readonly' in {where} must be a boolean")
+    cor = item.get("copy_on_read")
+    if isinstance(cor, bool):  # YAML 1.1 reads a bare on/off as a boolean
+        cor = "on" if cor else "off"
     return DiskDef(
         target=_str(item.get("target", ""), "target", where),
         source=_str(item.get("source", ""), "source", where),
@@ -106,6 +110,7 @@ def _disk(item: object, index: int) -> DiskDef:
         bus=_str(item.get("bus", "virtio"), "bus", where),
         device=_str(item.get("device", "disk"), "device", where),
         readonly=readonly,
+        copy_on_read=None if cor is None else _str(cor, "copy_on_read", where),
     )
 
 
@@ -164,6 +169,19 @@ def _memory_text(kib: int) -> int | str:
     return kib // 1024 if kib % 1024 == 0 else f"{kib}KiB"
 
 
+def _disk_doc(disk: DiskDef) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "target": disk.target,
+        "source": disk.source,
+        "format": disk.format,
+        "bus": disk.bus,
+        "readonly": disk.readonly,
+    }
+    if disk.copy_on_read is not None:
+        doc["copy_on_read"] = disk.copy_on_read
+    return doc
+
+
 def format_yaml(defn: DomainDef) -> str:
     """Write ``defn`` in minivirt's YAML form (memory in MiB when whole).  Raises nothing."""
     doc: dict[str, object] = {
@@ -176,14 +194,5 @@ def format_yaml(defn: DomainDef) -> str:
     doc["vcpus"] = defn.vcpus
     if defn.emulator is not None:
         doc["emulator"] = defn.emulator
-    doc["disks"] = [
-        {
-            "target": d.target,
-            "source": d.source,
-            "format": d.format,
-            "bus": d.bus,
-            "readonly": d.readonly,
-        }
-        for d in defn.disks
-    ]
+    doc["disks"] = [_disk_doc(d) for d in defn.disks]
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -35,6 +35,7 @@ __all__ = [
     "DISK_BUSES",
     "DISK_FORMATS",
     "MAX_DOCUMENT_BYTES",
+    "TRISTATE_SWITCH",
     "DiskDef",
     "DomainDef",
     "config_unsupported",
@@ -55,6 +56,9 @@ MAX_DOCUMENT_BYTES: Final[int] = 1024 * 1024
 
 #: Image formats a disk may declare in ``<driver type=…>``.
 DISK_FORMATS: Final[frozenset[str]] = frozenset({"qcow2", "raw", "qed"})
+
+#: libvirt's virTristateSwitch values a ``copy_on_read`` attribute may take.
+TRISTATE_SWITCH: Final[frozenset[str]] = frozenset({"on", "off"})
 
 #: Disk buses minivirt knows (libvirt's names).
 DISK_BUSES: Final[frozenset[str]] = frozenset({"virtio", "sata", "scsi", "ide", "usb"})
@@ -103,6 +107,8 @@ class DiskDef:
     bus: str = "virtio"
     device: str = "disk"
     readonly: bool = False
+    #: ``<driver copy_on_read=…>``: "on", "off", or None when absent (QEMU's default, off).
+    copy_on_read: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -268,6 +274,11 @@ def _validate_disk(disk: DiskDef) -> None:
         raise xml_error(f"unknown driver format value '{disk.format}'")
     if disk.bus not in DISK_BUSES:
         raise xml_error(f"unknown disk bus type '{disk.bus}'")
+    if disk.copy_on_read is not None and disk.copy_on_read not in TRISTATE_SWITCH:
+        raise xml_error(
+            f"Invalid value for attribute 'copy_on_read' in element 'driver': "
+            f"'{disk.copy_on_read}'."
+        )
 
 
 def _check_duplicates(disks: Sequence[DiskDef]) -> None:

@@ -22,6 +22,7 @@ from minivirt.core.domain import (
     domain_get_xml_desc,
     domain_undefine,
 )
+from minivirt.core.qemu import DomainQemuMonitorCommandFlags, domain_qemu_monitor_command
 from minivirt.core.registry import (
     DriverFactory,
     default_uri,
@@ -59,6 +60,7 @@ __all__ = [
     "URI",
     "Connection",
     "Domain",
+    "DomainQemuMonitorCommandFlags",
     "DriverFactory",
     "EventLoopThread",
     "default_uri",
@@ -72,6 +74,7 @@ __all__ = [
     "domain_get_info",
     "domain_get_state",
     "domain_get_xml_desc",
+    "domain_qemu_monitor_command",
     "domain_undefine",
     "event_add_handle",
     "event_add_timeout",

@@ -18,6 +18,7 @@ from typing import Final, cast
 
 from minivirt.core import checks
 from minivirt.core.domain import DomainHandle
+from minivirt.core.qemu import domain_qemu_monitor_command
 from minivirt.core.registry import open_driver
 from minivirt.core.uri import URI
 from minivirt.public import (
@@ -73,6 +74,10 @@ class Domain(DomainHandle):
     def conn(self) -> Connection:
         """The connection this handle belongs to (virDomainGetConnect)."""
         return cast(Connection, self._conn)
+
+    def qemu_monitor_command(self, cmd: str, flags: int = 0) -> str:
+        """virDomainQemuMonitorCommand (libvirt-qemu); see minivirt.core.qemu."""
+        return domain_qemu_monitor_command(self, cmd, flags)
 
 
 class Connection:

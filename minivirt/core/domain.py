@@ -28,6 +28,7 @@ from minivirt.public import (
 __all__ = [
     "DomainHandle",
     "HandleOwner",
+    "check_domain",
     "domain_block_job_abort",
     "domain_block_job_set_speed",
     "domain_block_pull",
@@ -150,7 +151,7 @@ class DomainHandle:
         domain_block_job_set_speed(self, disk, bandwidth, flags)
 
 
-def _domain(dom: object, function: str) -> DomainHandle:
+def check_domain(dom: object, function: str) -> DomainHandle:
     """virCheckDomainReturn: a domain handle whose connection is still open."""
     if not isinstance(dom, DomainHandle) or dom.conn.closed:
         raise checks.invalid_domain(function)
@@ -170,7 +171,7 @@ def _driver(dom: DomainHandle, slot: DriverSlot, function: str) -> HypervisorDri
 def domain_create(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainCreateWithFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainCreateWithFlags" if flags else "virDomainCreate"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
     dom._update(_driver(dom, "domain_create", fn).domain_create(dom.ref, flags))
@@ -179,7 +180,7 @@ def domain_create(dom: DomainHandle, flags: int = 0) -> None:
 def domain_destroy(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainDestroyFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainDestroyFlags" if flags else "virDomainDestroy"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
     _driver(dom, "domain_destroy", fn).domain_destroy(dom.ref, flags)
@@ -189,7 +190,7 @@ def domain_destroy(dom: DomainHandle, flags: int = 0) -> None:
 def domain_undefine(dom: DomainHandle, flags: int = 0) -> None:
     """Mirrors virDomainUndefineFlags.  Raises INVALID_DOMAIN, OPERATION_DENIED, NO_SUPPORT."""
     fn = "virDomainUndefineFlags" if flags else "virDomainUndefine"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
     _driver(dom, "domain_undefine", fn).domain_undefine(dom.ref, flags)
@@ -198,14 +199,14 @@ def domain_undefine(dom: DomainHandle, flags: int = 0) -> None:
 def domain_get_info(dom: DomainHandle) -> DomainInfo:
     """Mirrors virDomainGetInfo.  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetInfo"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     return _driver(dom, "domain_get_info", fn).domain_get_info(dom.ref)
 
 
 def domain_get_state(dom: DomainHandle, flags: int = 0) -> tuple[int, int]:
     """Mirrors virDomainGetState: (state, reason).  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetState"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
     return _driver(dom, "domain_get_state", fn).domain_get_state(dom.ref, flags)
 
@@ -213,7 +214,7 @@ def domain_get_state(dom: DomainHandle, flags: int = 0) -> tuple[int, int]:
 def domain_get_xml_desc(dom: DomainHandle, flags: int = 0) -> str:
     """Mirrors virDomainGetXMLDesc.  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetXMLDesc"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
     return _driver(dom, "domain_get_xml_desc", fn).domain_get_xml_desc(dom.ref, flags)
 
@@ -226,7 +227,7 @@ def domain_block_pull(dom: DomainHandle, disk: str, bandwidth: int = 0, flags: i
     """
     fn = "virDomainBlockPull"
     log.debug("%s dom=%r disk=%r bandwidth=%r flags=%r", fn, dom, disk, bandwidth, flags)
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
@@ -246,7 +247,7 @@ def domain_block_rebase(
     log.debug(
         "%s dom=%r disk=%r base=%r bandwidth=%r flags=%r", fn, dom, disk, base, bandwidth, flags
     )
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
@@ -275,7 +276,7 @@ def domain_get_block_job_info(dom: DomainHandle, disk: str, flags: int = 0) -> B
     (disk NULL), NO_SUPPORT, driver errors; "no job" is never an error.
     """
     fn = "virDomainGetBlockJobInfo"
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
     return _driver(dom, "domain_get_block_job_info", fn).domain_get_block_job_info(
@@ -291,7 +292,7 @@ def domain_block_job_abort(dom: DomainHandle, disk: str, flags: int = 0) -> None
     """
     fn = "virDomainBlockJobAbort"
     log.debug("%s dom=%r disk=%r flags=%r", fn, dom, disk, flags)
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
@@ -308,7 +309,7 @@ def domain_block_job_set_speed(
     """
     fn = "virDomainBlockJobSetSpeed"
     log.debug("%s dom=%r disk=%r bandwidth=%r flags=%r", fn, dom, disk, bandwidth, flags)
-    dom = _domain(dom, fn)
+    dom = check_domain(dom, fn)
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)

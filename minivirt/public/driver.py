@@ -77,6 +77,7 @@ DriverSlot = Literal[
     "domain_block_job_set_speed",
     "connect_domain_event_register_any",
     "connect_domain_event_deregister_any",
+    "domain_qemu_monitor_command",
 ]
 
 
@@ -186,6 +187,11 @@ class HypervisorDriver(Protocol):
 
     def connect_domain_event_deregister_any(self, callback_id: int) -> None:
         """connectDomainEventDeregisterAny: INVALID_ARG when the id is unknown."""
+
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        """domainQemuMonitorCommand (libvirt-qemu): QEMU's reply to a QMP command or an
+        HMP command line.  Only QEMU drivers (and the remote driver) fill it."""
+        ...
 
 
 #: Every slot name of :class:`HypervisorDriver` but ``close``, in table order.

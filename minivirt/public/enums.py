@@ -26,6 +26,7 @@ __all__ = [
     "DomainEventType",
     "DomainEventUndefinedDetailType",
     "DomainRunningReason",
+    "DomainQemuMonitorCommandFlags",
     "DomainShutoffReason",
     "DomainState",
     "DomainXMLFlags",
@@ -218,6 +219,13 @@ class DomainEventStoppedDetailType(enum.IntEnum):
     SAVED = 4
     FAILED = 5
     FROM_SNAPSHOT = 6
+
+
+class DomainQemuMonitorCommandFlags(enum.IntFlag):
+    """virDomainQemuMonitorCommandFlags (libvirt-qemu.h)."""
+
+    DEFAULT = 0
+    HMP = 1  # cmd is a human-monitor (HMP) command line
 
 
 class ConnectListAllDomainsFlags(enum.IntFlag):

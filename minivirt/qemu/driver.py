@@ -32,7 +32,7 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
-from minivirt.qemu import blockjob, process
+from minivirt.qemu import blockjob, passthrough, process
 from minivirt.qemu.domain import DomainObj
 from minivirt.qemu.paths import StateRoots, roots_for_uri
 from minivirt.qemu.state import QemuDriverState
@@ -294,6 +294,12 @@ class QemuConnection:
     ) -> None:
         """domainBlockJobSetSpeed; see minivirt.qemu.blockjob.block_job_set_speed."""
         blockjob.block_job_set_speed(self.state, dom, disk, bandwidth, flags)
+
+    # -- libvirt-qemu ------------------------------------------------------------
+
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        """domainQemuMonitorCommand; see minivirt.qemu.passthrough.monitor_command."""
+        return passthrough.monitor_command(self.state, dom, cmd, flags)
 
     # -- events ------------------------------------------------------------------
 

@@ -318,6 +318,37 @@ class Monitor:
         """``cont``: let a domain started with -S run."""
         self._run("cont", None, None)
 
+    def passthrough(self, msg: Mapping[str, object]) -> dict[str, object]:
+        """One QMP command as a user wrote it (libvirt's qemuMonitorJSONArbitraryCommand).
+
+        ``msg`` must hold ``execute``.  Returns QEMU's whole reply without the
+        id qemu.qmp gave it, ``{"return": …}`` or ``{"error": {…}}``: a QMP
+        error is an answer here, not an exception.  Raises OPERATION_FAILED
+        (EOF), OPERATION_TIMEOUT, INTERNAL_ERROR for a reply qemu.qmp refuses.
+        """
+        return self._mloop.run(self._passthrough(msg), self.timeout, str(msg.get("execute")))
+
+    async def _passthrough(self, msg: Mapping[str, object]) -> dict[str, object]:
+        if self._gone or self._client.runstate != Runstate.RUNNING:
+            raise _eof_error()
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("QEMU_MONITOR_SEND_MSG: mon=%s msg=%s", self._client.name, _dump(msg))
+        try:
+            value = await self._client.execute_msg(Message(msg))
+        except ExecuteError as exc:
+            reply = dict(exc.received)
+            reply.pop("id", None)
+            return reply
+        except ExecInterruptedError as exc:
+            raise _eof_error() from exc
+        except QMPError as exc:
+            if self._client.runstate != Runstate.RUNNING:
+                raise _eof_error() from exc
+            raise internal_error(f"unable to execute QEMU command: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            raise _eof_error() from exc
+        return {"return": value}
+
     def query_block_chain(self, device: str) -> tuple[BlockChainEntry, ...]:
         """The backing chain QEMU opened for ``device`` (``query-block``), top first."""
         return parse_block_chain(self._run("query-block", None, None), device)

@@ -1,7 +1,9 @@
 """Where the qemu driver keeps its state, for each URI it serves.
 
 This module owns the mapping ``qemu:///session`` / ``qemu:///embed?root=DIR``
-/ ``qemu:///system`` → configuration, runtime and log directories, and the
+/ ``qemu:///system`` (and ``qemu:///system?root=DIR``, the system driver with
+all its state under DIR, for tests and demos) → configuration, runtime and
+log directories and the driver's configuration file, and the
 decision to decline URIs that are not this driver's (remote ones, other
 schemes).  It creates no directory and starts nothing.
 """
@@ -25,6 +27,9 @@ class StateRoots:
     config_dir: str
     run_dir: str
     log_dir: str
+    #: The driver's configuration file (libvirt's qemu.conf); "" when the
+    #: driver reads none (session and embed: QEMU runs as the calling user).
+    conf_file: str = ""
 
     @property
     def key(self) -> str:
@@ -62,13 +67,24 @@ def _embed_roots(root: str) -> StateRoots:
     )
 
 
-def _system_roots() -> StateRoots:
+def _system_roots(root: str | None) -> StateRoots:
+    if root:
+        root = os.path.abspath(root)
+        return StateRoots(
+            uri=f"qemu:///system?root={root}",
+            kind="system",
+            config_dir=os.path.join(root, "lib", "qemu"),
+            run_dir=os.path.join(root, "run", "qemu"),
+            log_dir=os.path.join(root, "log", "qemu"),
+            conf_file=os.path.join(root, "etc", "qemu.conf"),
+        )
     return StateRoots(
         uri="qemu:///system",
         kind="system",
         config_dir="/var/lib/minivirt/qemu",
         run_dir="/run/minivirt/qemu",
         log_dir="/var/log/minivirt/qemu",
+        conf_file="/etc/minivirt/qemu.conf",
     )
 
 
@@ -86,7 +102,7 @@ def roots_for_uri(uri: ConnectURI) -> StateRoots | None:
     if path == "/session":
         return _session_roots()
     if path == "/system":
-        return _system_roots()
+        return _system_roots(uri.query.get("root"))
     if path == "/embed":
         root = uri.query.get("root")
         if not root:

@@ -150,6 +150,8 @@ def build_command(defn: DomainDef, binary: str, monitor_fd: int, kvm: bool) -> l
         drive = f"file={_opt(disk.source)},format={disk.format},if=none,id={drive_id(disk)}"
         if disk.readonly:
             drive += ",readonly=on"
+        if disk.copy_on_read is not None:
+            drive += f",copy-on-read={disk.copy_on_read}"
         cmd += ["-drive", drive]
         cmd += ["-device", f"virtio-blk-pci,drive={drive_id(disk)},id={disk_alias(disk)}"]
     return cmd
@@ -195,10 +197,17 @@ def connect_unix(path: str) -> socket.socket:
     return sock
 
 
-def spawn(cmd: list[str], log_path: str, pass_fd: int) -> tuple[subprocess.Popen[bytes], int]:
+def spawn(
+    cmd: list[str],
+    log_path: str,
+    pass_fd: int,
+    user: tuple[int, int, tuple[int, ...]] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start QEMU in its own session with stdout/stderr appended to ``log_path``.
 
-    Returns the process and the log offset where QEMU's own output starts.
+    ``user`` (uid, gid, supplementary groups) runs QEMU as that user; None
+    as the caller.  Returns the process and the log offset where QEMU's own
+    output starts.
     Raises VirError OPERATION_FAILED when the binary cannot be executed.
     """
     with open(log_path, "ab") as log:
@@ -214,6 +223,9 @@ def spawn(cmd: list[str], log_path: str, pass_fd: int) -> tuple[subprocess.Popen
                 stderr=log,
                 pass_fds=(pass_fd,),
                 start_new_session=True,
+                user=None if user is None else user[0],
+                group=None if user is None else user[1],
+                extra_groups=None if user is None else list(user[2]),
             )
         except OSError as exc:
             raise VirError.report(

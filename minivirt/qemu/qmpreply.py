@@ -5,8 +5,9 @@ entries, ``query-commands``, block-job event payloads, ``query-block``
 backing chains), what QEMU's job types and block-job events mean to libvirt
 (:func:`job_type`, :func:`event_status`) and the mapping of QMP error classes
 to :class:`VirError` (libvirt's ``src/qemu/qemu_monitor_json.c``).  It is
-pure: it never imports ``qemu.qmp``, never touches a socket, a thread or a clock.  A malformed reply is an
-``INTERNAL_ERROR`` in the QEMU error domain, never another exception.
+pure: it never imports ``qemu.qmp``, never touches a socket, a thread or a
+clock.  A malformed reply is an ``INTERNAL_ERROR`` in the QEMU error domain,
+never another exception.
 """
 
 from __future__ import annotations

@@ -39,12 +39,13 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.qemu import process
+from minivirt.qemu import process, security
 from minivirt.qemu.domain import DRIVER, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
 from minivirt.qemu.paths import StateRoots
 from minivirt.qemu.qmpreply import QmpEvent, event_status, job_type, parse_block_job_event
 from minivirt.qemu.reconnect import reconnect
+from minivirt.qemu.validate import validate_for_qemu
 
 __all__ = ["QemuDriverState"]
 
@@ -68,7 +69,10 @@ class QemuDriverState:
         self._domains: dict[str, DomainObj] = {}
         self._next_id = 1
         self.connections = 0
+        #: The DAC security driver (QEMU's user, images lent to it); off for session/embed.
+        self.dac = security.DacDriver(roots)
         self._load_configs()
+        self.dac.release_orphans(d.defn.uuid for d in self._domains.values() if d.active)
 
     # -- table -----------------------------------------------------------------
 
@@ -150,11 +154,11 @@ class QemuDriverState:
     def define(self, document: str) -> DomainRef:
         """Mirrors qemuDomainDefineXMLFlags: store a definition, persist it as XML.
 
-        Raises conf's XML errors; OPERATION_FAILED "domain '%s' is already
-        defined with uuid %s" / "domain '%s' already exists with uuid %s" for
-        name/uuid clashes.
+        Raises conf's XML errors, CONFIG_UNSUPPORTED from ``validate_for_qemu``;
+        OPERATION_FAILED "domain '%s' is already defined with uuid %s" /
+        "domain '%s' already exists with uuid %s" for name/uuid clashes.
         """
-        defn = parse_domain(document)
+        defn = validate_for_qemu(parse_domain(document))
         with self._lock:
             dom = self._domains.get(defn.uuid)
             if dom is not None and dom.defn.name != defn.name:
@@ -240,7 +244,7 @@ class QemuDriverState:
         return dom.ref()
 
     def _launch(self, dom: DomainObj) -> None:
-        defn = dom.defn
+        defn = validate_for_qemu(dom.defn)
         binary = process.emulator_path(defn)
         dom.monitor_path = os.path.join(self.roots.run_dir, f"{defn.name}.monitor")
         dom.log_path = os.path.join(self.roots.log_dir, f"{defn.name}.log")
@@ -253,11 +257,17 @@ class QemuDriverState:
                 f"Failed to bind socket to '{dom.monitor_path}': {exc.strerror}",
             ) from exc
         try:
-            cmd = process.build_command(defn, binary, listener.fileno(), process.kvm_usable())
-            proc, dom.log_offset = process.spawn(cmd, dom.log_path, listener.fileno())
+            if self.dac.enabled:  # qemu-img reads the chains only when images get lent
+                self.dac.set_domain(defn.uuid, security.image_paths(defn))
+            kvm = process.kvm_usable() and (not self.dac.enabled or self.dac.kvm_allowed())
+            cmd = process.build_command(defn, binary, listener.fileno(), kvm)
+            proc, dom.log_offset = process.spawn(
+                cmd, dom.log_path, listener.fileno(), self.dac.spawn_user()
+            )
         except VirError:
             with contextlib.suppress(OSError):  # nobody will listen on this socket file
                 os.unlink(dom.monitor_path)
+            self.dac.release(defn.uuid)
             raise
         finally:
             listener.close()
@@ -283,6 +293,7 @@ class QemuDriverState:
             process.kill_process(proc, proc.pid)
             dom.proc, dom.pid = None, 0
             dom.reason = int(DomainShutoffReason.FAILED)
+            self.dac.release(defn.uuid)
             tail = process.log_tail(dom.log_path, dom.log_offset)
             if proc.returncode is not None and proc.returncode != -15 and tail:
                 raise VirError.report(
@@ -396,6 +407,7 @@ class QemuDriverState:
                 dom.defn, dom.new_defn = dom.new_defn, None
             dom.cond.notify_all()
         process.remove_status(self.status_path(ref.name))
+        self.dac.release(ref.uuid)  # every image back to its owner (qemuProcessStop)
         self.queue(LifecycleEvent(ref, int(DomainEventType.STOPPED), int(detail)))
         if not dom.persistent:
             with self._lock:
@@ -449,15 +461,27 @@ class QemuDriverState:
                 return
             job = dom.jobs.get(disk.target)
             jtype = job.type if job is not None else int(job_type(parsed.type))
+            dropped: set[str] = set()
             if event.name != "BLOCK_JOB_READY":
                 dom.jobs.pop(disk.target, None)
                 if parsed.name == "BLOCK_JOB_COMPLETED" and parsed.error is None:
+                    before = {e.path for e in dom.chains.get(disk.target, ())}
                     base = job.base_index if job is not None else None
                     dom.chains[disk.target] = pulled_chain(dom.chain(disk.target), base)
+                    dropped = before - {e.path for e in dom.chains.get(disk.target, ())}
             ref = dom.ref()
             dom.cond.notify_all()
+        self._revoke_dropped(dom, dropped)
         self.write_status(dom)
         self.emit_block_job(ref, disk, jtype, int(status))
+
+    def _revoke_dropped(self, dom: DomainObj, dropped: set[str]) -> None:
+        """After a pull, give back at once the images no disk of ``dom`` reads any more."""
+        if not dropped:
+            return
+        with dom.cond:
+            still = {e.path for chain in dom.chains.values() for e in chain}
+        self.dac.release(dom.defn.uuid, sorted(dropped - still))
 
     def emit_block_job(self, ref: DomainRef, disk: DiskDef, jtype: int, status: int) -> None:
         """Queue BLOCK_JOB (source path) then BLOCK_JOB_2 (target) for one job transition."""

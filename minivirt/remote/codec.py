@@ -2,7 +2,10 @@
 
 Owns the stream framing (a 4-byte big-endian length that counts itself, the
 24-byte header ``[program, version, procedure, type, serial, status]``, the
-msgpack body), the size limit (checked on the length word, before anything is
+msgpack body), the programs it speaks (libvirt's remote program and its qemu
+program; a procedure *key* is the procedure number for the remote program and
+``program << 32 | number`` for the qemu one, as in the generated tables), the
+size limit (checked on the length word, before anything is
 buffered for the frame) and the mapping of bodies to the generated message
 classes of the procedure table.  Peer mistakes raise
 :class:`RemoteProtocolError`, this side's mistakes
@@ -23,6 +26,8 @@ import msgpack
 
 from minivirt.public.errors import VirError
 from minivirt.remote.protocol.messages import (
+    QEMU_PROGRAM,
+    QEMU_PROTOCOL_VERSION,
     REMOTE_MESSAGE_MAX,
     REMOTE_PROGRAM,
     REMOTE_PROTOCOL_VERSION,
@@ -58,6 +63,24 @@ _LENGTH: Final = struct.Struct(">I")
 HEADER_SIZE: Final = 24
 #: libvirt sends every event with serial 1.
 EVENT_SERIAL: Final = 1
+#: Program number -> protocol version, for every program this codec speaks.
+_PROGRAMS: Final[Mapping[int, int]] = {
+    REMOTE_PROGRAM: REMOTE_PROTOCOL_VERSION,
+    QEMU_PROGRAM: QEMU_PROTOCOL_VERSION,
+}
+
+
+def _split(key: int) -> tuple[int, int, int]:
+    """A procedure key as (program, version, procedure number) for the header."""
+    if key <= 0xFFFFFFFF:  # the remote program's numbers (and a peer's negative ones)
+        return REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, key
+    program = key >> 32
+    return program, _PROGRAMS.get(program, 1), key & 0xFFFFFFFF
+
+
+def _key(program: int, procedure: int) -> int:
+    """The procedure key of a (known) program's procedure number."""
+    return procedure if program == REMOTE_PROGRAM else program << 32 | procedure
 
 
 class MessageType(enum.IntEnum):
@@ -190,9 +213,8 @@ class Codec:
         total = _PREFIX.size + len(payload)
         if total > self.max_message:
             raise LocalProtocolError(f"message length {total} exceeds maximum {self.max_message}")
-        prefix = _PREFIX.pack(
-            total, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, mtype, serial, status
-        )
+        program, version, number = _split(proc)
+        prefix = _PREFIX.pack(total, program, version, number, mtype, serial, status)
         return prefix + payload
 
     def _info(self, proc: int) -> ProcedureInfo:
@@ -298,7 +320,8 @@ class Codec:
                     proc, mtype, serial, status, self._body(info.args, body, proc, serial)
                 )
         header = Header(prog, vers, proc, mtype, serial, status)
-        return Message(proc, mtype, serial, status, self._decode(header, body))
+        body_value = self._decode(header, body)
+        return Message(_key(prog, proc), mtype, serial, status, body_value)
 
     def _body(
         self, expected: type[WireStruct] | None, body: bytes, proc: int, serial: int
@@ -312,17 +335,16 @@ class Codec:
                 return expected.from_wire(wire)
         except Exception:  # rebuilt with the header and the precise error below
             pass
-        header = Header(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, MessageType.CALL, serial, 0)
+        program, version, number = _split(proc)
+        header = Header(program, version, number, MessageType.CALL, serial, 0)
         result = self._decode(header, body)
         assert not isinstance(result, VirError)
         return result
 
     def _decode(self, h: Header, body: bytes) -> WireStruct | VirError | None:
-        if h.program != REMOTE_PROGRAM:
+        if _PROGRAMS.get(h.program) != h.version:
             raise _peer_error(f"cannot find program {h.program:#x} version {h.version}", h)
-        if h.version != REMOTE_PROTOCOL_VERSION:
-            raise _peer_error(f"cannot find program {h.program:#x} version {h.version}", h)
-        info = self.procedures.get(h.procedure)
+        info = self.procedures.get(_key(h.program, h.procedure))
         if info is None:
             raise _peer_error(f"unknown procedure: {h.procedure}", h)
         expected: type[WireStruct] | None

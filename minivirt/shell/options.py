@@ -36,6 +36,8 @@ class OptType:
     STRING: Final = "string"
     INT: Final = "int"
     DATA: Final = "data"
+    #: VSH_OT_ARGV: every remaining word (and each ``--NAME WORD``), in order.
+    ARGV: Final = "argv"
 
 
 class OptDef:
@@ -152,6 +154,11 @@ class ParsedCommand:
     def get(self, name: str) -> str | None:
         return self.opts.get(name)
 
+    def argv(self, name: str) -> list[str]:
+        """vshCommandOptArgv: the words of an ARGV option, in order (empty when absent)."""
+        value = self.opts.get(name)
+        return [] if value is None else value.split(ARGV_SEPARATOR)
+
 
 class ParseError(Exception):
     """A command line virsh refuses before running anything; args are the error lines."""
@@ -159,6 +166,18 @@ class ParseError(Exception):
     def __init__(self, *messages: str) -> None:
         super().__init__(*messages)
         self.messages = messages
+
+
+#: How the words of an ARGV option are kept in one ``opts`` value (no argv word holds NUL).
+ARGV_SEPARATOR: Final = "\0"
+
+
+def _add(opts: dict[str, str], opt: OptDef, value: str) -> None:
+    """Record ``value`` for ``opt``; an ARGV option collects every value."""
+    if opt.type == OptType.ARGV and opt.name in opts:
+        opts[opt.name] += ARGV_SEPARATOR + value
+    else:
+        opts[opt.name] = value
 
 
 # -- tokenizing -----------------------------------------------------------
@@ -224,7 +243,7 @@ def _option_by_name(cmd: CommandDef, name: str, seen: set[str]) -> OptDef:
     opt = cmd.option(name)
     if opt is None:
         raise ParseError(f"command '{cmd.name}' doesn't support option --{name}")
-    if name in seen:
+    if name in seen and opt.type != OptType.ARGV:
         raise ParseError(f"option --{name} already seen")
     return opt
 
@@ -262,8 +281,8 @@ def parse_tokens(registry: Registry, tokens: Sequence[str]) -> ParsedCommand:
                     kind = "number" if opt.type == OptType.INT else "string"
                     raise ParseError(f"expected syntax: --{opt.name} <{kind}>")
                 value = nxt
-            opts[opt.name] = value
-            if opt in need_arg:
+            _add(opts, opt, value)
+            if opt in need_arg and opt.type != OptType.ARGV:
                 need_arg.remove(opt)
             continue
         if not data_only and tok == "--":
@@ -273,9 +292,9 @@ def parse_tokens(registry: Registry, tokens: Sequence[str]) -> ParsedCommand:
             if is_help:
                 continue
             raise ParseError(f"unexpected data '{tok}'")
-        opt = need_arg.pop(0)
+        opt = need_arg[0] if need_arg[0].type == OptType.ARGV else need_arg.pop(0)
         seen.add(opt.name)
-        opts[opt.name] = tok
+        _add(opts, opt, tok)
     if HELP_OPTION.name in opts:
         help_cmd = registry.command("help")
         if help_cmd is not None:
@@ -285,7 +304,7 @@ def parse_tokens(registry: Registry, tokens: Sequence[str]) -> ParsedCommand:
         raise ParseError(
             *(
                 f"command '{cmd.name}' requires <{o.name}> option"
-                if o.type == OptType.DATA
+                if o.type in (OptType.DATA, OptType.ARGV)
                 else f"command '{cmd.name}' requires --{o.name} option"
                 for o in missing
             )
@@ -303,6 +322,8 @@ def _synopsis_item(opt: OptDef) -> str:
         return f"<{opt.name}>" if opt.required else f"[--{opt.name} <number>]"
     if opt.type == OptType.STRING:
         return f"[--{opt.name} <string>]"
+    if opt.type == OptType.ARGV:
+        return f"{{[--{opt.name}] <string>}}..." if opt.required else f"[<{opt.name}>]..."
     return f"<{opt.name}>" if opt.required else f"[<{opt.name}>]"
 
 

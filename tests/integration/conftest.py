@@ -99,18 +99,19 @@ class Images:
         backing_fmt: str = "qcow2",
         relative: bool = False,
         writes: Sequence[tuple[int, int, int]] = (),
+        fmt: str = "qcow2",
     ) -> str:
-        """A qcow2 overlay on ``backing``; ``writes`` are (pattern, offset MiB, length MiB)."""
+        """A ``fmt`` overlay on ``backing``; ``writes`` are (pattern, offset MiB, length MiB)."""
         path = self.path(name)
         ref = os.path.relpath(backing, self.dir) if relative else backing
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-b", ref, "-F", backing_fmt, path)
+        run("qemu-img", "create", "-q", "-f", fmt, "-b", ref, "-F", backing_fmt, path)
         if writes:
             script = [
                 arg
                 for pat, off, length in writes
                 for arg in ("-c", f"write -q -P {pat} {off}M {length}M")
             ]
-            run("qemu-io", "-f", "qcow2", *script, path)
+            run("qemu-io", "-f", fmt, *script, path)
         return path
 
     def chain(self, size_mib: int = 64, prefix: str = "") -> Chain:

@@ -134,3 +134,17 @@ def test_log_tail(tmp_path):
         out.write("qemu: could not open disk\n")
     assert process.log_tail(log, offset) == "qemu: could not open disk"
     assert process.log_tail(str(tmp_path / "none.log"), 0) == ""
+
+
+@pytest.mark.parametrize("value", ["on", "off"])
+def test_copy_on_read_on_the_drive(value):
+    defn = DomainDef(
+        "g", UUID, disks=(DiskDef("vda", "/img/a.qed", format="qed", copy_on_read=value),)
+    )
+    cmd = process.build_command(defn, "q", 9, kvm=False)
+    assert f"file=/img/a.qed,format=qed,if=none,id=drive-virtio-disk0,copy-on-read={value}" in cmd
+
+
+def test_no_copy_on_read_option_when_absent():
+    defn = DomainDef("g", UUID, disks=(DiskDef("vda", "/img/a.qcow2"),))
+    assert "copy-on-read" not in " ".join(process.build_command(defn, "q", 9, kvm=False))

@@ -63,7 +63,10 @@ def test_the_real_spec_parses():
     assert numbers["DOMAIN_EVENT_BLOCK_JOB_2"] == 339
     assert spec.constants["REMOTE_PROGRAM"] == 0x20008086
     assert spec.constants["REMOTE_MESSAGE_MAX"] == 33554432
-    assert list(numbers.values()) == sorted(numbers.values())  # append-only order
+    keys = [p.key for p in spec.procedures]
+    assert keys == sorted(keys)  # append-only order, the qemu program's section last
+    assert numbers["QEMU_DOMAIN_MONITOR_COMMAND"] == 1
+    assert spec.constants["QEMU_PROGRAM"] == 0x20008087
 
 
 # (spec text, line, column, message fragment)

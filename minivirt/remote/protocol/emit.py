@@ -13,7 +13,16 @@ import hashlib
 from collections.abc import Callable
 from typing import Final
 
-from minivirt.remote.protocol.spec import Const, Decl, Enum, Procedure, Spec, Struct, Typedef
+from minivirt.remote.protocol.spec import (
+    PROGRAMS,
+    Const,
+    Decl,
+    Enum,
+    Procedure,
+    Spec,
+    Struct,
+    Typedef,
+)
 
 __all__ = ["OUTPUTS", "emit_all"]
 
@@ -151,7 +160,7 @@ def emit_messages(spec: Spec, spec_hash: str) -> str:
             names.append(item.name)
             body += [f"{item.name}: Final = {spec.constants[item.name]}", ""]
         elif isinstance(item, Enum):
-            if item.name == "remote_procedure":
+            if item.name in {p[0] for p in PROGRAMS}:
                 continue
             cls = class_name(item.name)
             names.append(cls)
@@ -258,10 +267,11 @@ def emit_procedures(spec: Spec, spec_hash: str) -> str:
         "",
         "",
         "class Procedure(enum.IntEnum):",
-        '    """remote_procedure (REMOTE_PROC_ stripped); append-only."""',
+        '    """Procedure keys: remote_procedure (REMOTE_PROC_ stripped), then the',
+        '    other programs\' procedures as program << 32 | number; append-only."""',
         "",
     ]
-    out += [f"    {p.name} = {p.number}" for p in spec.procedures]
+    out += [f"    {p.name} = {_key(p)}" for p in spec.procedures]
     out += ["", "", "PROCEDURES: Final[Mapping[int, ProcedureInfo]] = {"]
     for p in spec.procedures:
 
@@ -269,11 +279,24 @@ def emit_procedures(spec: Spec, spec_hash: str) -> str:
             return class_name(s) if s else "None"
 
         out.append(
-            f"    {p.number}: ProcedureInfo({p.number}, {p.name!r}, {p.api!r}, {ref(p.args)}, "
+            f"    {_key(p)}: ProcedureInfo({_key(p)}, {p.name!r}, {p.api!r}, {ref(p.args)}, "
             f"{ref(p.ret)}, {ref(p.msg)}, {p.readonly_allowed}, {p.priority_high}, {p.generate!r}),"
         )
     out.append("}")
     return _finish(out)
+
+
+def _proc_name(p: Procedure) -> str:
+    """The enum member's name in the spec (REMOTE_PROC_… or QEMU_PROC_…)."""
+    if p.key == p.number:
+        return "REMOTE_PROC_" + p.name
+    head, _, tail = p.name.partition("_")
+    return f"{head}_PROC_{tail}"
+
+
+def _key(p: Procedure) -> str:
+    """A procedure's key as source text (hex for another program's section)."""
+    return str(p.number) if p.key == p.number else f"0x{p.key:X}"
 
 
 def _fields(spec: Spec, name: str | None) -> list[Decl]:
@@ -337,14 +360,14 @@ def _emit_client_stub(spec: Spec, types: _Types, p: Procedure, used: set[str]) -
     rets = _fields(spec, p.ret)
     if len(rets) > 1:
         raise ValueError(f"{p.name}: generated client stubs return at most one field")
-    doc = f'        """Mirrors {p.api} over REMOTE_PROC_{p.name} ({p.number}), generated."""'
+    doc = f'        """Mirrors {p.api} over {_proc_name(p)} ({p.number}), generated."""'
     sig = f"    def {method}(self{''.join(', ' + x for x in params)})"
     if not rets:
-        return ["", f"{sig} -> None:", doc, f"        self._call_void({p.number}, {args})"]
+        return ["", f"{sig} -> None:", doc, f"        self._call_void({_key(p)}, {args})"]
     assert p.ret is not None
     used.add(p.ret)
     t = types.decl(rets[0])
-    call = f"self._call({p.number}, {args}, {class_name(p.ret)}).{rets[0].name}"
+    call = f"self._call({_key(p)}, {args}, {class_name(p.ret)}).{rets[0].name}"
     if t == ("struct", DOMAIN_STRUCT):
         return [
             "",
@@ -366,12 +389,12 @@ def emit_server(spec: Spec, spec_hash: str) -> str:
         if p.msg is not None:
             continue  # events travel server -> client only
         name = f"dispatch_{p.name.lower()}"
-        table.append(f"    {p.number}: {name!r},")
+        table.append(f"    {_key(p)}: {name!r},")
         args_t = class_name(p.args) if p.args else "None"
         ret_t = class_name(p.ret) if p.ret else "None"
         used.update(s for s in (p.args, p.ret) if s)
         sig = f"    def {name}(self, args: {args_t}) -> {ret_t}:"
-        doc = f'        """REMOTE_PROC_{p.name} ({p.number}): calls {p.api}."""'
+        doc = f'        """{_proc_name(p)} ({p.number}): calls {p.api}."""'
         if p.generate not in ("both", "server"):
             methods += ["", sig, doc, "        raise NotImplementedError"]
             continue

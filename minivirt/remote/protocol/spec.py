@@ -24,6 +24,7 @@ __all__ = [
     "Decl",
     "Enum",
     "EnumMember",
+    "PROGRAMS",
     "Procedure",
     "Spec",
     "SpecError",
@@ -36,6 +37,16 @@ __all__ = [
 GRAMMAR_PATH: Final = pathlib.Path(__file__).with_name("remote_protocol.lark")
 PROCEDURE_ENUM: Final = "remote_procedure"
 PROCEDURE_PREFIX: Final = "REMOTE_PROC_"
+
+#: The programs a spec may describe, as libvirt's ``remote_protocol.x`` and
+#: ``qemu_protocol.x``: the procedure enum of each, its member prefix, the
+#: prefix of its structs and the constant holding its program number.  The
+#: first is the main program; the others are sections of the same file.
+PROGRAMS: Final[tuple[tuple[str, str, str, str], ...]] = (
+    (PROCEDURE_ENUM, PROCEDURE_PREFIX, "remote_", "REMOTE_PROGRAM"),
+    ("qemu_procedure", "QEMU_PROC_", "qemu_", "QEMU_PROGRAM"),
+)
+_PROCEDURE_ENUMS: Final = frozenset(p[0] for p in PROGRAMS)
 
 #: Known annotation keys and their allowed values (None: any identifier).
 ANNOTATION_VALUES: Final[dict[str, frozenset[str] | None]] = {
@@ -143,10 +154,16 @@ Definition = Const | Typedef | Enum | Struct
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Procedure:
-    """One member of the procedure enum, its annotations resolved."""
+    """One member of a procedure enum, its annotations resolved.
 
-    name: str  # without REMOTE_PROC_
+    ``key`` names the procedure in the generated tables: its number for the
+    main program, ``program << 32 | number`` for another program's section
+    (whose ``name`` then starts with the program's prefix, e.g. ``QEMU_``).
+    """
+
+    name: str  # without REMOTE_PROC_ (QEMU_PROC_ becomes QEMU_)
     number: int
+    key: int
     generate: str
     readonly_allowed: bool
     priority_high: bool
@@ -400,7 +417,7 @@ class _Validator:
                 )
             numbers[number] = member.name
             self.constants[member.name] = number
-            if member.annotations and item.name != PROCEDURE_ENUM:
+            if member.annotations and item.name not in _PROCEDURE_ENUMS:
                 raise self.fail(member.annotations[0].pos, "annotations only in " + PROCEDURE_ENUM)
             keys: set[str] = set()
             for ann in member.annotations:
@@ -414,47 +431,59 @@ class _Validator:
                     raise self.fail(ann.pos, f"invalid value '{ann.value}' for '@{ann.key}'")
 
     def procedures(self) -> tuple[Procedure, ...]:
-        item = self.types.get(PROCEDURE_ENUM)
-        if not isinstance(item, Enum):
-            return ()
-        result = []
-        for member in item.members:
-            if not member.name.startswith(PROCEDURE_PREFIX):
-                raise self.fail(member.pos, f"procedure name must start with {PROCEDURE_PREFIX}")
-            number = self.value(member.value)
-            if number <= 0:
-                raise self.fail(member.value.pos, "procedure numbers start at 1")
-            ann = {a.key: a.value for a in member.annotations}
-            renames = []
-            for a in member.annotations:
-                if a.key == "rename":
-                    old, sep, new = a.value.partition("=")
-                    if not sep or not _IDENT.match(old) or not _IDENT.match(new):
-                        raise self.fail(a.pos, "@rename takes field=param")
-                    renames.append((old, new))
-            name = member.name[len(PROCEDURE_PREFIX) :]
-            base = "remote_" + name.lower()
-            structs = [
-                n if isinstance(self.types.get(n), Struct) else None
-                for n in (base + "_args", base + "_ret", base + "_msg")
-            ]
-            generate = ann.get("generate")
-            if generate is None:
-                raise self.fail(member.pos, f"'{member.name}' lacks @generate")
-            result.append(
-                Procedure(
-                    name=name,
-                    number=number,
-                    generate=generate,
-                    readonly_allowed=ann.get("readonly") == "allowed",
-                    priority_high=ann.get("priority") == "high",
-                    api=ann.get("api") or "vir" + "".join(w.capitalize() for w in name.split("_")),
-                    client=ann.get("client"),
-                    server=ann.get("server"),
-                    renames=tuple(renames),
-                    args=structs[0],
-                    ret=structs[1],
-                    msg=structs[2],
-                )
-            )
+        result: list[Procedure] = []
+        for enum_name, prefix, struct_prefix, program_const in PROGRAMS:
+            item = self.types.get(enum_name)
+            if not isinstance(item, Enum):
+                continue
+            main = enum_name == PROCEDURE_ENUM
+            program = 0
+            if not main:
+                if program_const not in self.constants:
+                    raise self.fail(item.pos, f"'{enum_name}' needs const {program_const}")
+                program = self.constants[program_const]
+            for member in item.members:
+                result.append(self.procedure(member, prefix, struct_prefix, main, program))
         return tuple(result)
+
+    def procedure(
+        self, member: EnumMember, prefix: str, struct_prefix: str, main: bool, program: int
+    ) -> Procedure:
+        if not member.name.startswith(prefix):
+            raise self.fail(member.pos, f"procedure name must start with {prefix}")
+        number = self.value(member.value)
+        if number <= 0:
+            raise self.fail(member.value.pos, "procedure numbers start at 1")
+        ann = {a.key: a.value for a in member.annotations}
+        renames = []
+        for a in member.annotations:
+            if a.key == "rename":
+                old, sep, new = a.value.partition("=")
+                if not sep or not _IDENT.match(old) or not _IDENT.match(new):
+                    raise self.fail(a.pos, "@rename takes field=param")
+                renames.append((old, new))
+        bare = member.name[len(prefix) :]
+        name = bare if main else struct_prefix.upper() + bare
+        base = struct_prefix + bare.lower()
+        structs = [
+            n if isinstance(self.types.get(n), Struct) else None
+            for n in (base + "_args", base + "_ret", base + "_msg")
+        ]
+        generate = ann.get("generate")
+        if generate is None:
+            raise self.fail(member.pos, f"'{member.name}' lacks @generate")
+        return Procedure(
+            name=name,
+            number=number,
+            key=number if main else program << 32 | number,
+            generate=generate,
+            readonly_allowed=ann.get("readonly") == "allowed",
+            priority_high=ann.get("priority") == "high",
+            api=ann.get("api") or "vir" + "".join(w.capitalize() for w in name.split("_")),
+            client=ann.get("client"),
+            server=ann.get("server"),
+            renames=tuple(renames),
+            args=structs[0],
+            ret=structs[1],
+            msg=structs[2],
+        )
