@@ -35,6 +35,10 @@ class QemuCounter:
         self.log = os.path.join(self.dir, "starts.log")
         self.tests: list[str] = []
         open(self.log, "w").close()
+        # QEMU may run as an unprivileged user (the DAC tests): it must reach the wrapper
+        # and append to the log.
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.log, 0o666)
         if self.real is None:
             return  # no QEMU here: the real-QEMU tests fail on their own
         wrapper = os.path.join(self.dir, EMULATOR)

@@ -20,10 +20,18 @@ REF = DomainRef("fakedom", "11111111-2222-3333-4444-555555555555", 3)
 
 class RecordingDriver:
     """Records every call; answers with canned values.  It cannot undefine nor describe
-    a domain, nor tell its version or host: it declares those slots unsupported."""
+    a domain, nor tell its version or host, nor pass QEMU monitor commands: it declares
+    those slots unsupported."""
 
     unsupported_slots = frozenset(
-        {"domain_undefine", "domain_get_xml_desc", "get_version", "get_hostname", "is_alive"}
+        {
+            "domain_undefine",
+            "domain_get_xml_desc",
+            "get_version",
+            "get_hostname",
+            "is_alive",
+            "domain_qemu_monitor_command",
+        }
     )
 
     def __init__(self) -> None:

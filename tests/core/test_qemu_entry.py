@@ -12,6 +12,8 @@ FN = "virDomainQemuMonitorCommand"
 
 
 class QemuDriver(RecordingDriver):
+    unsupported_slots = RecordingDriver.unsupported_slots - {"domain_qemu_monitor_command"}
+
     def domain_qemu_monitor_command(self, dom, cmd, flags):  # type: ignore[no-untyped-def]
         self.calls.append(("domain_qemu_monitor_command", dom, cmd, flags))
         return '{"return":{},"id":"libvirt-1"}'

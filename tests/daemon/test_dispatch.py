@@ -161,7 +161,11 @@ class FakeDomain:
     def __getattr__(self, method):
         def call(*args):
             self._log.append((self._ref, method, args))
-            return "<domain type='fake'/>" if method == "get_xml_desc" else None
+            if method == "get_xml_desc":
+                return "<domain type='fake'/>"
+            if method == "qemu_monitor_command":
+                return '{"return":{},"id":"libvirt-1"}'
+            return None
 
         return call
 
@@ -244,6 +248,13 @@ GENERATED = [
         m.RemoteDomainBlockRebaseArgs(WIRE, "vda", "/images/base.qcow2", 3, 16),
         [(REF, "block_rebase", ("vda", "/images/base.qcow2", 3, 16))],
         None,
+    ),
+    (
+        # QEMU_PROGRAM's procedure 1 (virDomainQemuMonitorCommand), keyed program << 32 | 1
+        0x20008087 << 32 | 1,
+        m.QemuDomainMonitorCommandArgs(WIRE, "info status", 1),
+        [(REF, "qemu_monitor_command", ("info status", 1))],
+        m.QemuDomainMonitorCommandRet('{"return":{},"id":"libvirt-1"}'),
     ),
 ]
 

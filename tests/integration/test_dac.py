@@ -30,7 +30,7 @@ from minivirt.public import (
     VirError,
 )
 from tests.integration.conftest import _kill_leftovers, run
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 pytestmark = [
     pytest.mark.timeout(180),

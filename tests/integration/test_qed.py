@@ -99,7 +99,7 @@ def test_qed_pull_over_tcp(tmp_path, qemu_root, images, template, event_loop):
 
     import minivirt.wiring  # noqa: F401
     from minivirt import core
-    from tests.remote.daemon_process import DaemonProcess
+    from tests.daemon.daemon_process import DaemonProcess
 
     base, fmt = template
     top = images.overlay(base, "disk.qed", backing_fmt=fmt, fmt="qed", writes=[(0x22, 1, 1)])
