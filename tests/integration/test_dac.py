@@ -29,8 +29,8 @@ from minivirt.public import (
     ErrorNumber,
     VirError,
 )
-from tests.integration.conftest import _kill_leftovers, run
 from tests.daemon.daemon_process import DaemonProcess
+from tests.integration.conftest import _kill_leftovers, run
 
 pytestmark = [
     pytest.mark.timeout(180),
