@@ -34,7 +34,7 @@ from minivirt.remote.protocol.runtime import (
 )
 from minivirt.remote.protocol.server_stubs import SERVER_DISPATCH, ServerStubs
 
-__all__ = ["Handler", "denied", "map_uri"]
+__all__ = ["MEMORY_SLOTS", "Handler", "denied", "map_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,29 @@ API_SLOTS: Final[dict[str, str]] = {
     "virConnectDomainEventRegisterAny": "connect_domain_event_register_any",
     "virConnectDomainEventDeregisterAny": "connect_domain_event_deregister_any",
 }
+
+
+#: Slots whose answer lives in a driver's memory by their nature (lookups,
+#: state, listing, event registrations).  Only these may run on the daemon's
+#: loop, and only when the driver also lists them in ``nonblocking_slots``:
+#: the XML (it may probe the disk for the backing chain), the version (it may
+#: run the emulator) and anything that may reach QEMU never do, whatever a
+#: driver declares.
+MEMORY_SLOTS: Final = frozenset(
+    {
+        "get_type",
+        "get_hostname",
+        "is_alive",
+        "list_all_domains",
+        "lookup_by_name",
+        "lookup_by_id",
+        "lookup_by_uuid",
+        "domain_get_state",
+        "domain_get_info",
+        "connect_domain_event_register_any",
+        "connect_domain_event_deregister_any",
+    }
+)
 
 
 def denied(info: ProcedureInfo) -> VirError:
@@ -129,15 +152,16 @@ class Handler(ServerStubs):
         return None
 
     def inline(self, info: ProcedureInfo) -> bool:
-        """Whether ``info`` may run on the I/O thread: its driver slot never blocks.
+        """Whether ``info`` may run on the I/O thread: its slot is answered from memory.
 
-        The client's driver says so through ``nonblocking_slots``; anything
-        else (opening, closing, lifecycle, slots a driver does not list) goes
-        to the worker pool, so a slow call never stalls other clients.
+        The slot must be one of :data:`MEMORY_SLOTS` and the client's driver
+        must list it in ``nonblocking_slots``; anything else (opening,
+        closing, lifecycle, XML, block jobs) goes to the worker pool, so a
+        slow call never stalls other clients.
         """
         conn = self._connection
         slot = API_SLOTS.get(info.api)
-        if conn is None or slot is None:
+        if conn is None or slot is None or slot not in MEMORY_SLOTS:
             return False
         return slot in getattr(conn.driver, "nonblocking_slots", ())
 

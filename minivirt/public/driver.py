@@ -15,7 +15,13 @@ from typing import Final, Protocol
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
-__all__ = ["DRIVER_METHODS", "ConnectURI", "EventCallback", "HypervisorDriver"]
+__all__ = [
+    "DRIVER_METHODS",
+    "ConnectURI",
+    "EventCallback",
+    "HypervisorDriver",
+    "KeepAliveDriver",
+]
 
 #: What a driver calls for each event delivered to one registration.  It is
 #: invoked from the application's event loop, never from inside a driver call.
@@ -137,6 +143,14 @@ class HypervisorDriver(Protocol):
 
     def connect_domain_event_deregister_any(self, callback_id: int) -> None:
         """connectDomainEventDeregisterAny: INVALID_ARG when the id is unknown."""
+
+
+class KeepAliveDriver(Protocol):
+    """The slot only a driver with a peer has (libvirt's remote driver)."""
+
+    def connect_set_keep_alive(self, interval: int, count: int) -> int:
+        """connectSetKeepAlive: PINGs after ``interval`` silent seconds (<= 0 stops); 0."""
+        ...
 
 
 #: Every slot name of :class:`HypervisorDriver` but ``close``, in table order.
