@@ -70,7 +70,7 @@ class Client(asyncio.Protocol):
         self._tls = tls
         self._ready = False  # handshake done, checks passed: messages may be read
         self._opening = False  # a CONNECT_OPEN is queued or running
-        self._closing = False  # CONNECT_CLOSE seen: nothing else is read
+        self.closing = False  # CONNECT_CLOSE seen (or dropped): nothing else is read
         self._write_paused = False
         self._reading_paused = False
         self._batching = False
@@ -93,7 +93,8 @@ class Client(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.peer = _peer(transport)
         daemon = self.daemon
-        if len(daemon.clients) >= self.limits.clients:
+        active = sum(1 for c in daemon.clients if not c.closing)  # a closed one is gone
+        if active >= self.limits.clients:
             log.warning(
                 "Too many active clients (%d), dropping connection from %s",
                 self.limits.clients,
@@ -102,7 +103,7 @@ class Client(asyncio.Protocol):
             self.transport.abort()
             self.transport = None
             return
-        anonymous = sum(1 for c in daemon.clients if c.anonymous)
+        anonymous = sum(1 for c in daemon.clients if c.anonymous and not c.closing)
         if anonymous >= self.limits.anonymous:
             log.warning(
                 "Too many anonymous clients (%d), dropping connection from %s",
@@ -117,47 +118,29 @@ class Client(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
         loop = daemon.loop
         self._anon_timer = loop.call_later(self.limits.anonymous_timeout, self._anonymous_expired)
-        if self._tls is not None:
-            # start_tls pauses the socket itself, before any byte can reach us.
-            loop.create_task(self._handshake(self._tls))
+        if self._tls is not None:  # the handshake is done: check the name
+            dn = peer_dn(transport.get_extra_info("peercert"))
+            if not dn_allowed(dn, self.limits.tls_allowed_dn):
+                log.warning(
+                    "Client %s's x509 Distinguished Name '%s' is not on the list of allowed"
+                    " clients (tls_allowed_dn_list), connection refused",
+                    self.peer,
+                    dn,
+                )
+                self._drop_now()
+                return
+            log.debug("client %s: TLS with '%s'", self.peer, dn)
+            self._ready = True
             return
         sock = transport.get_extra_info("socket")
         self._fd = sock.fileno() if sock is not None else -1
         self._ready = True
         log.debug("client %s connected", self.peer)
 
-    async def _handshake(self, ctx: ssl.SSLContext) -> None:
-        """TLS server handshake, then tls_allowed_dn_list; refusals are logged."""
-        plain = self.transport
-        if plain is None:
-            return
-        try:
-            tls = await self.daemon.loop.start_tls(
-                plain, self, ctx, server_side=True, ssl_handshake_timeout=10.0
-            )
-        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
-            log.warning("TLS handshake with %s refused: %s", self.peer, exc)
-            plain.abort()
-            return
-        if tls is None or self.transport is None:
-            return
-        self.transport = tls
-        hwm = max(self.limits.unsent, 1)
-        self.transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
-        dn = peer_dn(tls.get_extra_info("peercert"))
-        if not dn_allowed(dn, self.limits.tls_allowed_dn):
-            log.warning(
-                "Client %s's x509 Distinguished Name '%s' is not on the list of allowed clients"
-                " (tls_allowed_dn_list), connection refused",
-                self.peer,
-                dn,
-            )
-            self._drop_now()
-            return
-        log.debug("client %s: TLS with '%s'", self.peer, dn)
-        self._ready = True
-        self._stalled = True
-        self._update_reading()
+    @property
+    def tls(self) -> bool:
+        """Whether this client came in over TLS."""
+        return self._tls is not None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.daemon.clients.discard(self)
@@ -179,9 +162,6 @@ class Client(asyncio.Protocol):
         self._update_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self._tls is not None and not self._ready:  # cannot happen: start_tls owns the bytes
-            self._drop("data outside the TLS session")
-            return
         self._last_rx = time.monotonic()
         self._pings = 0
         self.codec.receive_data(data)
@@ -192,7 +172,8 @@ class Client(asyncio.Protocol):
     def _blocked(self) -> bool:
         return (
             not self._ready
-            or self._closing
+            or self._opening  # nothing else until the open has answered
+            or self.closing
             or self._write_paused
             or self.outstanding >= self.limits.outstanding
         )
@@ -293,7 +274,7 @@ class Client(asyncio.Protocol):
         if proc == _CONNECT_OPEN:
             self._opening = True
         elif proc == _CONNECT_CLOSE:
-            self._closing = True  # libvirtd closes the socket after the reply
+            self.closing = True  # libvirtd closes the socket after the reply
         with self._wlock:
             self.outstanding += 1
         if self.handler.inline(info):
@@ -388,12 +369,14 @@ class Client(asyncio.Protocol):
 
     def _drop(self, why: str) -> None:
         log.warning("dropping client %s: %s", self.peer, why)
+        self.closing = True
         with self._wlock:
             transport, self.transport, self._fd = self.transport, None, -1
         if transport is not None:
             transport.close()
 
     def _drop_now(self) -> None:
+        self.closing = True
         with self._wlock:
             transport, self.transport, self._fd = self.transport, None, -1
         if transport is not None:
