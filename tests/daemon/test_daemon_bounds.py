@@ -156,7 +156,7 @@ def test_second_connect_open_on_a_socket_is_refused(make_daemon):
     for _ in range(50):
         with socket.create_connection(("127.0.0.1", d.port)) as sock:
             sock.sendall(_frame(1, 1, [None, 1]) + _frame(1, 2, [None, 0]))  # RO then RW
-            (h1, b1), (h2, b2) = _read_frames(sock, 2)
+            (h1, _), (h2, b2) = _read_frames(sock, 2)
             assert (h1[4], h1[5]) == (1, 0)
             assert (h2[4], h2[5]) == (2, 1)
             assert (b2[0], b2[1], b2[2]) == (
@@ -210,8 +210,8 @@ def test_server_answers_ping_and_drops_a_silent_keepalive_client(make_daemon):
 
 def test_client_keepalive_detects_a_silent_server():
     """A 'server' that accepts and never answers: calls fail with libvirt's error."""
-    from minivirt.remote.rpcclient import RPCClient
     from minivirt.remote.protocol.procedures import Procedure
+    from minivirt.remote.rpcclient import RPCClient
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client_sock = socket.create_connection(listener.getsockname())
