@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo clean
+.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo fuzz clean
 
 check: deps venv lint typecheck imports protocol-check test
 
@@ -47,6 +47,11 @@ test: venv
 
 bench: deps venv bytecode
 	$(BIN)/python -m tools.bench
+
+# The long run of the hostile-client fuzz (tests/daemon/test_daemon_fuzz.py).
+FUZZ_EXAMPLES ?= 5000
+fuzz: venv
+	MINIVIRT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/daemon/test_daemon_fuzz.py
 
 demo: deps venv bytecode
 	$(BIN)/python -m tools.demo
