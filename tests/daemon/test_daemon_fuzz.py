@@ -56,7 +56,9 @@ frames = st.builds(
 
 @settings(
     max_examples=int(os.environ.get("MINIVIRT_FUZZ_EXAMPLES", "40")),
-    deadline=None,, suppress_health_check=list(HealthCheck))
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(st.one_of(st.binary(min_size=1, max_size=200), st.lists(frames, min_size=1, max_size=4)))
 def test_the_daemon_survives(shared_daemon, data):
     payload = data if isinstance(data, bytes) else b"".join(data)
