@@ -38,7 +38,7 @@ class Limits:
     #: seconds for a frame that has begun to arrive in full.
     frame_timeout: float = 30.0
     #: seconds a client may stay anonymous (connected, no CONNECT_OPEN).
-    anonymous_timeout: float = 30.0
+    anonymous_timeout: float = 10.0
     #: libvirtd's keepalive_interval (seconds; <= 0 disables) and keepalive_count.
     keepalive_interval: int = 5
     keepalive_count: int = 5
