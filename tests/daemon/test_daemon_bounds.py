@@ -6,6 +6,7 @@ end and then shows that another client is still served.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import subprocess
@@ -256,3 +257,68 @@ def test_set_keep_alive_on_a_local_driver_is_unsupported():
         core.connect_set_keep_alive(conn, 5, 5)
     assert info.value.code == ErrorNumber.NO_SUPPORT
     conn.close()
+
+
+def _fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_thousand_clients_killed_while_registered_for_events(make_daemon):
+    """Clients vanish (RST, as a SIGKILLed process's sockets) with registrations: nothing leaks."""
+    d = make_daemon()
+
+    def batch(n):
+        socks = []
+        for _ in range(n):
+            sock = socket.create_connection(("127.0.0.1", d.port))
+            sock.sendall(_frame(1, 1, [None, 0]) + _frame(167, 2, [0]) + _frame(167, 3, [5]))
+            # opened and registered (LIFECYCLE, BLOCK_JOB) before the next one
+            assert [h[5] for h, _ in _read_frames(sock, 3)] == [0, 0, 0]
+            socks.append(sock)
+        for sock in socks:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+    batch(100)  # warm-up: the pool's threads, caches
+    _serving(d)
+    rss, fds = _rss_kib(d.proc.pid), _fds(d.proc.pid)
+    for _ in range(9):
+        batch(100)
+    killed = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time, minivirt.wiring\n"
+                "from minivirt import core\n"
+                "core.event_register_default_impl()\n"
+                "c = core.open(sys.argv[1])\n"
+                "c.domain_event_register_any(None, 0, lambda *a: None)\n"
+                "print('registered', flush=True)\n"
+                "time.sleep(600)\n",
+                d.url(),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
+    for proc in killed:
+        assert proc.stdout.readline() == "registered\n"
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    conn = core.open(d.url())  # the events of the dead clients' registrations go nowhere
+    dom = conn.lookup_by_name("test")
+    dom.block_pull("vda", 1)
+    dom.block_job_abort("vda")
+    conn.close()
+    import time
+
+    for _ in range(100):  # connection_lost and the cleanups have run
+        if _fds(d.proc.pid) <= fds:
+            break
+        time.sleep(0.1)
+    assert _fds(d.proc.pid) == fds
+    assert _rss_kib(d.proc.pid) - rss < 8 * 1024  # KiB
+    assert "Traceback" not in d.log_path.read_text()
