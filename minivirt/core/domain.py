@@ -257,12 +257,22 @@ def domain_get_block_job_info(dom: Domain, disk: str, flags: int = 0) -> BlockJo
     Allowed on read-only connections.  Raises INVALID_DOMAIN, INVALID_ARG
     (disk NULL), NO_SUPPORT, driver errors; "no job" is never an error.
     """
+    method, ref, flags = block_job_info_call(dom, disk, flags, "domain_get_block_job_info")
+    return cast("BlockJobInfo | None", method(ref, disk, flags))
+
+
+def block_job_info_call(
+    dom: Domain, disk: str, flags: int, slot: str
+) -> tuple[Callable[..., object], DomainRef, int]:
+    """virDomainGetBlockJobInfo's checks, in order; then the driver's ``slot`` to call.
+
+    Shared by the blocking entry point and its awaitable twin (``core.aio``).
+    """
     fn = "virDomainGetBlockJobInfo"
     dom = _domain(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    info = _slot(dom, "domain_get_block_job_info", fn)(dom.ref, disk, flags)
-    return cast("BlockJobInfo | None", info)
+    return _slot(dom, slot, fn), dom.ref, flags
 
 
 def domain_block_job_abort(dom: Domain, disk: str, flags: int = 0) -> None:

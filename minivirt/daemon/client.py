@@ -19,14 +19,17 @@ loop, die from anything a client sends.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
 from minivirt import core
+from minivirt.core import aio
 from minivirt.daemon.dispatch import Handler
 from minivirt.daemon.tls import dn_allowed, peer_dn
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
@@ -66,7 +69,13 @@ class Client(asyncio.Protocol):
         self.outstanding = 0
         self.peer = "?"
         self.anonymous = True  # no CONNECT_OPEN has succeeded yet
-        self.handler = Handler(daemon.open_conn, core.Domain, daemon.uri, self.send_event)
+        self.handler = Handler(
+            daemon.open_conn,
+            core.Domain,
+            daemon.uri,
+            self.send_event,
+            (aio.domain_get_block_job_info_async, aio.has_async),
+        )
         self._tls = tls
         self._ready = False  # handshake done, checks passed: messages may be read
         self._opening = False  # a CONNECT_OPEN is queued or running
@@ -277,18 +286,28 @@ class Client(asyncio.Protocol):
             self.closing = True  # libvirtd closes the socket after the reply
         with self._wlock:
             self.outstanding += 1
-        if self.handler.inline(info):
+        coro = self.handler.dispatch_async(proc, msg.body)
+        if coro is not None:  # awaited on the loop: no worker, no blocking (issue #14)
+            task = self.daemon.loop.create_task(coro)
+            task.add_done_callback(functools.partial(self._async_done, msg))
+        elif self.handler.inline(info):
             self._run(msg)  # answered from the driver's memory: skip the hand-off
         else:
             self.daemon.pool.submit(self._run, msg)
 
+    def _async_done(self, msg: Message, task: asyncio.Task[WireStruct]) -> None:
+        """Loop thread: an awaited call finished; encode and send its reply."""
+        self._finish(msg, task.result)
+
     def _run(self, msg: Message) -> None:
         """Worker (or, for memory-only calls, loop) thread: dispatch, encode, send the reply."""
+        self._finish(msg, functools.partial(self.handler.dispatch, msg.procedure, msg.body))
+
+    def _finish(self, msg: Message, result: Callable[[], WireStruct | None]) -> None:
         proc, serial = msg.procedure, msg.serial
         opened = False
         try:
-            ret = self.handler.dispatch(proc, msg.body)
-            data = self.codec.reply(proc, serial, ret)
+            data = self.codec.reply(proc, serial, result())
             opened = proc == _CONNECT_OPEN
         except VirError as exc:
             data = self.codec.error_reply(proc, serial, exc)

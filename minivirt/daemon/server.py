@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import minivirt.wiring  # noqa: F401  (registers the drivers with core)
+import minivirt.wiring  # registers the drivers with core
 from minivirt import core
 from minivirt.daemon.client import Client
 from minivirt.daemon.limits import Limits, load_config
@@ -242,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     daemon = Daemon(uri, limits)
     loop = daemon.loop
     asyncio.set_event_loop(loop)
+    if not os.environ.get("MINIVIRTD_OWN_QMP_THREAD"):
+        # One loop for clients and QEMU monitors: an awaited QMP call needs no hand-off.
+        minivirt.wiring.share_event_loop(loop, threading.get_ident())
     default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
     with EventLoopThread():
         try:
@@ -271,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.stop)
         loop.run_until_complete(daemon.serve())
-        daemon.pool.shutdown()
+        # The workers' last calls may still talk to QEMU through this loop: keep it running.
+        loop.run_until_complete(loop.run_in_executor(None, daemon.pool.shutdown))
     loop.close()
     log.info("shut down")
     return 0

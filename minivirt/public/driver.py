@@ -10,13 +10,14 @@ threads.  This module declares; it implements nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
 __all__ = [
     "DRIVER_METHODS",
+    "AsyncBlockJobInfoDriver",
     "ConnectURI",
     "EventCallback",
     "HypervisorDriver",
@@ -150,6 +151,21 @@ class KeepAliveDriver(Protocol):
 
     def connect_set_keep_alive(self, interval: int, count: int) -> int:
         """connectSetKeepAlive: PINGs after ``interval`` silent seconds (<= 0 stops); 0."""
+        ...
+
+
+class AsyncBlockJobInfoDriver(Protocol):
+    """The awaitable twin of a hot slot, for a server running an asyncio loop (issue #14).
+
+    It answers from the driver's memory at once (no job on the disk) or
+    awaits QEMU without blocking the caller's loop; it never blocks.  Same
+    arguments, result and errors as ``domain_get_block_job_info``.
+    """
+
+    def domain_get_block_job_info_async(
+        self, dom: DomainRef, disk: str, flags: int
+    ) -> Awaitable[BlockJobInfo | None]:
+        """domainGetBlockJobInfo, awaited."""
         ...
 
 

@@ -30,7 +30,7 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
-from minivirt.qemu import jobs, process
+from minivirt.qemu import aio, jobs, process
 from minivirt.qemu.blockjob import check_flags
 from minivirt.qemu.domain import DomainObj
 from minivirt.qemu.paths import StateRoots, roots_for_uri
@@ -282,6 +282,12 @@ class QemuConnection:
     ) -> BlockJobInfo | None:
         """domainGetBlockJobInfo; see minivirt.qemu.jobs.get_block_job_info."""
         return jobs.get_block_job_info(self.state, dom, disk, flags)
+
+    async def domain_get_block_job_info_async(
+        self, dom: DomainRef, disk: str, flags: int
+    ) -> BlockJobInfo | None:
+        """domainGetBlockJobInfo awaited (issue #14); see minivirt.qemu.aio."""
+        return await aio.get_block_job_info_async(self.state, dom, disk, flags)
 
     def domain_block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """domainBlockJobAbort; see minivirt.qemu.jobs.block_job_abort."""

@@ -11,6 +11,8 @@ CANCELED that the 2011 ``block_job_cancel`` never announces.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from minivirt.conf import DiskDef
 from minivirt.public import (
     BlockJobInfo,
@@ -36,10 +38,13 @@ from minivirt.qemu.blockjob import (
 from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor
 from minivirt.qemu.process import drive_id
+from minivirt.qemu.qmpreply import QemuBlockJob
 from minivirt.qemu.state import QemuDriverState
 
 __all__ = [
     "block_job_abort",
+    "block_job_info_pick",
+    "block_job_info_query",
     "block_job_set_speed",
     "block_pull",
     "block_rebase",
@@ -181,6 +186,21 @@ def get_block_job_info(
     running), OVERFLOW (bandwidth not representable), INTERNAL_ERROR
     (malformed reply).
     """
+    found = block_job_info_query(state, ref, disk, flags)
+    if found is None:
+        return None
+    job, monitor = found
+    return block_job_info_pick(monitor.query_block_jobs(), job, flags)
+
+
+def block_job_info_query(
+    state: QemuDriverState, ref: DomainRef, disk: str, flags: int
+) -> tuple[ActiveJob, Monitor] | None:
+    """get_block_job_info's checks and memory: None when the disk has no job (no QMP).
+
+    Shared with the awaitable twin (``minivirt.qemu.aio``); raises as
+    :func:`get_block_job_info`.
+    """
     check_flags(flags, DomainBlockJobInfoFlags.BANDWIDTH_BYTES, "qemuDomainGetBlockJobInfo")
     dom = state.get(ref)
     with dom.cond:
@@ -189,8 +209,14 @@ def get_block_job_info(
         job = dom.jobs.get(target)
         if job is None:
             return None
-        monitor = _monitor(dom)
-    for raw in monitor.query_block_jobs():
+        return job, _monitor(dom)
+
+
+def block_job_info_pick(
+    raws: Iterable[QemuBlockJob], job: ActiveJob, flags: int
+) -> BlockJobInfo | None:
+    """The ``query-block-jobs`` entry of ``job``, translated; None when QEMU has none."""
+    for raw in raws:
         if raw.device == job.device:
             return translate_info(
                 raw, job.type, bool(flags & DomainBlockJobInfoFlags.BANDWIDTH_BYTES)
