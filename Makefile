@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 CHECK  := $(VENV)/.check
 
-.PHONY: check check-reset deps venv bytecode lint typecheck imports protocol-check test bench demo clean
+.PHONY: check check-reset deps venv bytecode lint typecheck imports protocol-check test bench demo fuzz clean
 
 # Each step leaves a stamp ($(CHECK)-STEP); the last line sums them up (tools/check_summary.py).
 check: deps venv check-reset lint typecheck imports protocol-check test
@@ -59,6 +59,11 @@ test: venv
 
 bench: deps venv bytecode
 	$(BIN)/python -m tools.bench
+
+# The long run of the hostile-client fuzz (tests/daemon/test_daemon_fuzz.py).
+FUZZ_EXAMPLES ?= 5000
+fuzz: venv
+	MINIVIRT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/daemon/test_daemon_fuzz.py
 
 demo: deps venv bytecode
 	$(BIN)/python -m tools.demo

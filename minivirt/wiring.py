@@ -14,10 +14,15 @@ remote driver.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from minivirt import core
 from minivirt.public import HypervisorDriver
 
-__all__ = ["register_all"]
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["register_all", "share_event_loop"]
 
 
 def _remote(uri: core.URI, read_only: bool) -> HypervisorDriver | None:
@@ -45,6 +50,13 @@ def _qemu(uri: core.URI, read_only: bool) -> HypervisorDriver | None:
     from minivirt import qemu
 
     return qemu.open_driver(uri, read_only)
+
+
+def share_event_loop(loop: asyncio.AbstractEventLoop, thread_ident: int) -> None:
+    """A server's I/O loop becomes the qemu driver's QMP loop too (issue #14)."""
+    from minivirt.qemu import monitor
+
+    monitor.share_loop(loop, thread_ident)
 
 
 def register_all() -> None:

@@ -22,6 +22,7 @@ from minivirt.core.domain import (
     domain_get_xml_desc,
     domain_undefine,
 )
+from minivirt.core.keepalive import connect_set_keep_alive
 from minivirt.core.qemu import DomainQemuMonitorCommandFlags, domain_qemu_monitor_command
 from minivirt.core.registry import (
     DriverFactory,
@@ -50,6 +51,7 @@ from minivirt.events import (
 )
 
 __all__ = [
+    "connect_set_keep_alive",
     "EVENT_HANDLE_ERROR",
     "EVENT_HANDLE_HANGUP",
     "EVENT_HANDLE_READABLE",

@@ -28,7 +28,10 @@ from minivirt.public import (
 __all__ = [
     "DomainHandle",
     "HandleOwner",
+    "BLOCK_JOB_INFO",
+    "block_job_info_checks",
     "check_domain",
+    "driver_for",
     "domain_block_job_abort",
     "domain_block_job_set_speed",
     "domain_block_pull",
@@ -163,7 +166,7 @@ def _writable(dom: DomainHandle, function: str) -> None:
         raise checks.read_only_denied(function)
 
 
-def _driver(dom: DomainHandle, slot: DriverSlot, function: str) -> HypervisorDriver:
+def driver_for(dom: DomainHandle, slot: DriverSlot, function: str) -> HypervisorDriver:
     """The table to call ``slot`` on; NO_SUPPORT when the driver declares it unsupported."""
     return checks.supported(dom.conn.driver, slot, function)
 
@@ -174,7 +177,7 @@ def domain_create(dom: DomainHandle, flags: int = 0) -> None:
     dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    dom._update(_driver(dom, "domain_create", fn).domain_create(dom.ref, flags))
+    dom._update(driver_for(dom, "domain_create", fn).domain_create(dom.ref, flags))
 
 
 def domain_destroy(dom: DomainHandle, flags: int = 0) -> None:
@@ -183,7 +186,7 @@ def domain_destroy(dom: DomainHandle, flags: int = 0) -> None:
     dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _driver(dom, "domain_destroy", fn).domain_destroy(dom.ref, flags)
+    driver_for(dom, "domain_destroy", fn).domain_destroy(dom.ref, flags)
     dom._update(DomainRef(dom.name, dom.ref.uuid, -1))
 
 
@@ -193,14 +196,14 @@ def domain_undefine(dom: DomainHandle, flags: int = 0) -> None:
     dom = check_domain(dom, fn)
     _writable(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _driver(dom, "domain_undefine", fn).domain_undefine(dom.ref, flags)
+    driver_for(dom, "domain_undefine", fn).domain_undefine(dom.ref, flags)
 
 
 def domain_get_info(dom: DomainHandle) -> DomainInfo:
     """Mirrors virDomainGetInfo.  Raises INVALID_DOMAIN, NO_SUPPORT."""
     fn = "virDomainGetInfo"
     dom = check_domain(dom, fn)
-    return _driver(dom, "domain_get_info", fn).domain_get_info(dom.ref)
+    return driver_for(dom, "domain_get_info", fn).domain_get_info(dom.ref)
 
 
 def domain_get_state(dom: DomainHandle, flags: int = 0) -> tuple[int, int]:
@@ -208,7 +211,7 @@ def domain_get_state(dom: DomainHandle, flags: int = 0) -> tuple[int, int]:
     fn = "virDomainGetState"
     dom = check_domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    return _driver(dom, "domain_get_state", fn).domain_get_state(dom.ref, flags)
+    return driver_for(dom, "domain_get_state", fn).domain_get_state(dom.ref, flags)
 
 
 def domain_get_xml_desc(dom: DomainHandle, flags: int = 0) -> str:
@@ -216,7 +219,7 @@ def domain_get_xml_desc(dom: DomainHandle, flags: int = 0) -> str:
     fn = "virDomainGetXMLDesc"
     dom = check_domain(dom, fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    return _driver(dom, "domain_get_xml_desc", fn).domain_get_xml_desc(dom.ref, flags)
+    return driver_for(dom, "domain_get_xml_desc", fn).domain_get_xml_desc(dom.ref, flags)
 
 
 def domain_block_pull(dom: DomainHandle, disk: str, bandwidth: int = 0, flags: int = 0) -> None:
@@ -232,7 +235,7 @@ def domain_block_pull(dom: DomainHandle, disk: str, bandwidth: int = 0, flags: i
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _driver(dom, "domain_block_pull", fn).domain_block_pull(dom.ref, disk, bandwidth, flags)
+    driver_for(dom, "domain_block_pull", fn).domain_block_pull(dom.ref, disk, bandwidth, flags)
 
 
 def domain_block_rebase(
@@ -264,7 +267,7 @@ def domain_block_rebase(
         checks.non_null(base, "base", fn)
     elif flags & copy_only:
         raise checks.invalid_arg("flags", fn, "use of flags requires a copy job")
-    _driver(dom, "domain_block_rebase", fn).domain_block_rebase(
+    driver_for(dom, "domain_block_rebase", fn).domain_block_rebase(
         dom.ref, disk, base, bandwidth, flags
     )
 
@@ -275,13 +278,23 @@ def domain_get_block_job_info(dom: DomainHandle, disk: str, flags: int = 0) -> B
     Allowed on read-only connections.  Raises INVALID_DOMAIN, INVALID_ARG
     (disk NULL), NO_SUPPORT, driver errors; "no job" is never an error.
     """
-    fn = "virDomainGetBlockJobInfo"
-    dom = check_domain(dom, fn)
-    checks.non_null(disk, "disk", fn)
-    flags = checks.uint_arg(flags, "flags", fn)
-    return _driver(dom, "domain_get_block_job_info", fn).domain_get_block_job_info(
-        dom.ref, disk, flags
-    )
+    dom, flags = block_job_info_checks(dom, disk, flags)
+    driver = driver_for(dom, "domain_get_block_job_info", BLOCK_JOB_INFO)
+    return driver.domain_get_block_job_info(dom.ref, disk, flags)
+
+
+#: The public name of virDomainGetBlockJobInfo, for its blocking and awaitable forms.
+BLOCK_JOB_INFO = "virDomainGetBlockJobInfo"
+
+
+def block_job_info_checks(dom: DomainHandle, disk: str, flags: int) -> tuple[DomainHandle, int]:
+    """virDomainGetBlockJobInfo's checks, in order: the handle, then its flags.
+
+    Shared by the blocking entry point and its awaitable twin (``core.aio``).
+    """
+    dom = check_domain(dom, BLOCK_JOB_INFO)
+    checks.non_null(disk, "disk", BLOCK_JOB_INFO)
+    return dom, checks.uint_arg(flags, "flags", BLOCK_JOB_INFO)
 
 
 def domain_block_job_abort(dom: DomainHandle, disk: str, flags: int = 0) -> None:
@@ -296,7 +309,7 @@ def domain_block_job_abort(dom: DomainHandle, disk: str, flags: int = 0) -> None
     _writable(dom, fn)
     checks.non_null(disk, "disk", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _driver(dom, "domain_block_job_abort", fn).domain_block_job_abort(dom.ref, disk, flags)
+    driver_for(dom, "domain_block_job_abort", fn).domain_block_job_abort(dom.ref, disk, flags)
 
 
 def domain_block_job_set_speed(
@@ -314,6 +327,6 @@ def domain_block_job_set_speed(
     checks.non_null(disk, "disk", fn)
     bandwidth = checks.ulong_arg(bandwidth, "bandwidth", fn)
     flags = checks.uint_arg(flags, "flags", fn)
-    _driver(dom, "domain_block_job_set_speed", fn).domain_block_job_set_speed(
+    driver_for(dom, "domain_block_job_set_speed", fn).domain_block_job_set_speed(
         dom.ref, disk, bandwidth, flags
     )

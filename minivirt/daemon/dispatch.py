@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from minivirt.public import (
@@ -36,7 +36,7 @@ from minivirt.remote.protocol.runtime import (
 )
 from minivirt.remote.protocol.server_stubs import SERVER_DISPATCH, ServerStubs
 
-__all__ = ["Handler", "denied", "map_uri"]
+__all__ = ["MEMORY_SLOTS", "Handler", "denied", "map_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ EVENT_PROCEDURES: Final[dict[int, int]] = {
 }
 
 SendEvent = Callable[[int, WireStruct], None]
+#: core's awaitable entry point for block-job info, and its "does the driver have the twin".
+AsyncJobInfo = tuple[Callable[..., Awaitable[Any]], Callable[[Any, str], bool]]
 
 #: The driver slot behind each API a procedure calls (see ``nonblocking_slots``).
 API_SLOTS: Final[dict[str, DriverSlot]] = {
@@ -71,6 +73,29 @@ API_SLOTS: Final[dict[str, DriverSlot]] = {
     "virConnectDomainEventRegisterAny": "connect_domain_event_register_any",
     "virConnectDomainEventDeregisterAny": "connect_domain_event_deregister_any",
 }
+
+
+#: Slots whose answer lives in a driver's memory by their nature (lookups,
+#: state, listing, event registrations).  Only these may run on the daemon's
+#: loop, and only when the driver also lists them in ``nonblocking_slots``:
+#: the XML (it may probe the disk for the backing chain), the version (it may
+#: run the emulator) and anything that may reach QEMU never do, whatever a
+#: driver declares.
+MEMORY_SLOTS: Final = frozenset(
+    {
+        "get_type",
+        "get_hostname",
+        "is_alive",
+        "list_all_domains",
+        "lookup_by_name",
+        "lookup_by_id",
+        "lookup_by_uuid",
+        "domain_get_state",
+        "domain_get_info",
+        "connect_domain_event_register_any",
+        "connect_domain_event_deregister_any",
+    }
+)
 
 
 def denied(info: ProcedureInfo) -> VirError:
@@ -107,8 +132,10 @@ class Handler(ServerStubs):
         make_domain: Callable[[Any, DomainRef], Any],
         local_uri: str,
         send_event: SendEvent,
+        job_info_async: AsyncJobInfo | None = None,
     ) -> None:
         self._open_conn = open_conn
+        self._job_info_async = job_info_async
         self._make_domain = make_domain
         self._local_uri = local_uri
         self._send_event = send_event
@@ -131,17 +158,38 @@ class Handler(ServerStubs):
         return None
 
     def inline(self, info: ProcedureInfo) -> bool:
-        """Whether ``info`` may run on the I/O thread: its driver slot never blocks.
+        """Whether ``info`` may run on the I/O thread: its slot is answered from memory.
 
-        The client's driver says so through ``nonblocking_slots``; anything
-        else (opening, closing, lifecycle, slots a driver does not list) goes
-        to the worker pool, so a slow call never stalls other clients.
+        The slot must be one of :data:`MEMORY_SLOTS` and the client's driver
+        must list it in ``nonblocking_slots``; anything else (opening,
+        closing, lifecycle, XML, block jobs) goes to the worker pool, so a
+        slow call never stalls other clients.
         """
         conn = self._connection
         slot = API_SLOTS.get(info.api)
-        if conn is None or slot is None:
+        if conn is None or slot is None or slot not in MEMORY_SLOTS:
             return False
         return slot in getattr(conn.driver, "nonblocking_slots", ())
+
+    def dispatch_async(self, proc: int, args: Any) -> Coroutine[Any, Any, WireStruct] | None:
+        """The call as a coroutine for the I/O loop (issue #14), or None: use dispatch().
+
+        Only for procedures whose driver slot has an awaitable twin (block-job
+        info); the twin answers from memory at once or awaits QEMU without
+        blocking the loop.
+        """
+        if proc != Procedure.DOMAIN_GET_BLOCK_JOB_INFO or self._job_info_async is None:
+            return None
+        call, has_twin = self._job_info_async
+        conn = self._connection
+        if conn is None or not has_twin(conn, "domain_get_block_job_info"):
+            return None
+        return self._block_job_info_async(call, args)
+
+    async def _block_job_info_async(
+        self, call: Callable[..., Awaitable[Any]], args: m.RemoteDomainGetBlockJobInfoArgs
+    ) -> WireStruct:
+        return _job_info_ret(await call(self._domain(args.dom), args.path, args.flags))
 
     def dispatch(self, proc: int, args: Any) -> WireStruct | None:
         """Run procedure ``proc`` with its decoded ``args`` (worker thread)."""
@@ -279,10 +327,7 @@ class Handler(ServerStubs):
         self, args: m.RemoteDomainGetBlockJobInfoArgs
     ) -> m.RemoteDomainGetBlockJobInfoRet:
         """REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO: virDomainGetBlockJobInfo (found=0: no job)."""
-        info = self._domain(args.dom).get_block_job_info(args.path, args.flags)
-        if info is None:
-            return m.RemoteDomainGetBlockJobInfoRet(0, 0, 0, 0, 0)
-        return m.RemoteDomainGetBlockJobInfoRet(1, info.type, info.bandwidth, info.cur, info.end)
+        return _job_info_ret(self._domain(args.dom).get_block_job_info(args.path, args.flags))
 
     def dispatch_domain_events_register_any(
         self, args: m.RemoteDomainEventsRegisterAnyArgs
@@ -344,6 +389,13 @@ class Handler(ServerStubs):
             self._send_event(proc, msg)
 
         return relay
+
+
+def _job_info_ret(info: Any) -> m.RemoteDomainGetBlockJobInfoRet:
+    """A BlockJobInfo (or None: found=0) as the wire reply."""
+    if info is None:
+        return m.RemoteDomainGetBlockJobInfoRet(0, 0, 0, 0, 0)
+    return m.RemoteDomainGetBlockJobInfoRet(1, info.type, info.bandwidth, info.cur, info.end)
 
 
 def procedure_info(proc: int) -> ProcedureInfo | None:

@@ -1,23 +1,24 @@
 """minivirtd: serves a local hypervisor to remote clients (libvirt's ``libvirtd``).
 
-Owns the asyncio I/O loop (uvloop's when installed; one ``asyncio.Protocol``
-per client over TCP, TLS or a unix socket), the worker pool every call runs
-in (so a slow call never stalls another client), the limits (clients, frame
-size, outstanding calls per client), the event-loop thread that core's event
-callbacks run in, and clean shutdown on SIGTERM/SIGINT.  Replies and events
-are written from the thread that made them, straight to the socket while
-asyncio has nothing buffered for it, else through the loop
-(``call_soon_threadsafe``); TLS clients always through the loop.  The daemon
-is a client of the public API: each client's CONNECT_OPEN is a ``core.open``
-here, in server mode, so ``qemu:///system`` means the local qemu driver.
-Must not: die from anything a client sends.
+Owns the asyncio I/O loop (uvloop's when installed; one
+:class:`~minivirt.daemon.client.Client` per connection over TCP, TLS or a
+unix socket), the worker pool the calls run in (so a slow call never stalls
+another client), the listeners (plain TCP only on loopback unless
+``--insecure-tcp``, as libvirtd's ``listen_tcp`` needs an explicit choice),
+the config file, the event-loop thread that core's event callbacks run in,
+and clean shutdown on SIGTERM/SIGINT.  The daemon is a client of the public
+API: each client's CONNECT_OPEN is a ``core.open`` here, in server mode, so
+``qemu:///system`` means the local qemu driver.  Must not: die from anything
+a client sends.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import errno
+import ipaddress
 import logging
 import os
 import queue
@@ -27,21 +28,18 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import minivirt.wiring  # noqa: F401  (registers the drivers with core)
+import minivirt.wiring  # registers the drivers with core
 from minivirt import core
-from minivirt.daemon.dispatch import Handler
-from minivirt.daemon.limits import Limits
+from minivirt.daemon.client import Client
+from minivirt.daemon.limits import Limits, load_config
 from minivirt.daemon.tls import server_context
 from minivirt.events import EventLoopThread
-from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.public import VirError
 from minivirt.remote import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, DEFAULT_UNIX_SOCKET
-from minivirt.remote.codec import Codec, Message, Role
-from minivirt.remote.protocol.procedures import PROCEDURES
-from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
 
-__all__ = ["Daemon", "WorkerPool", "main"]
+__all__ = ["Daemon", "WorkerPool", "is_loopback", "main"]
 
 log = logging.getLogger("minivirtd")
 
@@ -93,165 +91,16 @@ class WorkerPool:
                 log.exception("worker task failed")
 
 
-class _Client(asyncio.Protocol):
-    """One client connection: framing in the loop, calls in the pool."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.codec = Codec(Role.SERVER, daemon.limits.message)
-        self.transport: asyncio.Transport | None = None
-        self.outstanding = 0
-        # Writes from any thread: straight to the socket while asyncio has
-        # nothing buffered (saves a hop into the loop), else through the loop.
-        self._wlock = threading.Lock()
-        self._fd = -1
-        self._queued = 0
-        self.peer = "?"
-        self.handler = Handler(daemon.open_conn, core.Domain, daemon.uri, self.send_event)
-
-    # -- asyncio.Protocol -----------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.peer = str(transport.get_extra_info("peername") or "unix")
-        if len(self.daemon.clients) >= self.daemon.limits.clients:
-            log.warning(
-                "Too many active clients (%d), dropping connection from %s",
-                self.daemon.limits.clients,
-                self.peer,
-            )
-            self.transport.abort()
-            return
-        self.daemon.clients.add(self)
-        sock = transport.get_extra_info("socket")
-        tls = transport.get_extra_info("sslcontext") is not None
-        # TLS clients are written to through the transport only (it encrypts).
-        self._fd = sock.fileno() if sock is not None and not tls else -1
-        log.debug("client %s connected", self.peer)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.daemon.clients.discard(self)
-        with self._wlock:  # asyncio closes the socket only after this returns
-            self.transport = None
-            self._fd = -1
-        log.debug("client %s gone", self.peer)
-        self.daemon.pool.submit(self.handler.cleanup)
-
-    def data_received(self, data: bytes) -> None:
-        codec = self.codec
-        codec.receive_data(data)
-        while self.transport is not None:
-            try:
-                msg = codec.next_message()
-            except RemoteProtocolError as exc:
-                self._protocol_error(exc)
-                continue
-            if msg is None:
-                return
-            self._call(msg)
-
-    # -- calls ----------------------------------------------------------------
-
-    def _protocol_error(self, exc: RemoteProtocolError) -> None:
-        header = getattr(exc, "header", None)
-        fatal = self.codec.broken
-        if header is not None:
-            self._write(self.codec.error_reply(header.procedure, header.serial, exc))
-        if fatal or header is None:
-            self._drop(f"protocol error: {exc.message}")
-
-    def _drop(self, why: str) -> None:
-        log.warning("dropping client %s: %s", self.peer, why)
-        with self._wlock:
-            transport, self.transport, self._fd = self.transport, None, -1
-        if transport is not None:
-            transport.close()
-
-    def _call(self, msg: Message) -> None:
-        info = PROCEDURES[msg.procedure]
-        refusal = self.handler.check(info)
-        if refusal is not None:
-            self._write(self.codec.error_reply(msg.procedure, msg.serial, refusal))
-            return
-        if self.outstanding >= self.daemon.limits.outstanding:
-            err = VirError.report(
-                ErrorNumber.RPC,
-                ErrorDomain.RPC,
-                f"too many outstanding calls ({self.daemon.limits.outstanding})",
-            )
-            self._write(self.codec.error_reply(msg.procedure, msg.serial, err))
-            self._drop(err.message)
-            return
-        with self._wlock:
-            self.outstanding += 1
-        if self.handler.inline(info):
-            self._run(msg)  # the driver never blocks on this call: skip the hand-off
-        else:
-            self.daemon.pool.submit(self._run, msg)
-
-    def _run(self, msg: Message) -> None:
-        """Worker (or, for non-blocking calls, loop) thread: dispatch, encode, send the reply."""
-        proc, serial = msg.procedure, msg.serial
-        try:
-            ret = self.handler.dispatch(proc, msg.body)
-            data = self.codec.reply(proc, serial, ret)
-        except VirError as exc:
-            data = self.codec.error_reply(proc, serial, exc)
-        except Exception as exc:  # a bug below must not kill the daemon
-            log.exception("procedure %d failed", proc)
-            err = VirError.report(ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, repr(exc))
-            data = self.codec.error_reply(proc, serial, err)
-        with self._wlock:
-            self.outstanding -= 1
-        self._write(data)
-
-    def _write(self, data: bytes) -> None:
-        """Send ``data`` (any thread), keeping frames whole and in order."""
-        with self._wlock:
-            transport = self.transport
-            if transport is None:
-                return
-            if self._fd >= 0 and not self._queued and transport.get_write_buffer_size() == 0:
-                try:
-                    sent = os.write(self._fd, data)
-                except BlockingIOError:
-                    sent = 0
-                except OSError:
-                    return  # the loop sees the broken connection and cleans up
-                if sent == len(data):
-                    return
-                data = data[sent:]
-            self._queued += 1
-        try:
-            self.daemon.loop.call_soon_threadsafe(self._write_queued, data)
-        except RuntimeError:  # loop closed during shutdown
-            pass
-
-    def _write_queued(self, data: bytes) -> None:
-        with self._wlock:
-            self._queued -= 1
-            if self.transport is not None:
-                self.transport.write(data)
-
-    def send_event(self, proc: int, msg: WireStruct) -> None:
-        """Any thread: queue an event MESSAGE for this client."""
-        try:
-            data = self.codec.event(proc, msg)
-        except VirError as exc:
-            log.warning("event for %s not sent: %s", self.peer, exc)
-            return
-        self._write(data)
-
-
 class Daemon:
     """The server: listeners, clients, worker pool, event-loop thread."""
 
     def __init__(self, uri: str = DEFAULT_URI, limits: Limits | None = None) -> None:
         self.uri = uri
         self.limits = limits or Limits()
-        self.clients: set[_Client] = set()
+        self.clients: set[Client] = set()
         self.pool = WorkerPool(self.limits.workers)
         self.loop: asyncio.AbstractEventLoop = _new_loop()
+        self.loop_thread = -1  # the thread ident running the loop, once serving
         self.servers: list[asyncio.base_events.Server] = []
         self._stop: asyncio.Event | None = None
 
@@ -261,7 +110,9 @@ class Daemon:
 
     async def listen_tcp(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
         """Listen on ``host:port`` (0 = any free port), over TLS with ``tls``; return the port."""
-        server = await self.loop.create_server(lambda: _Client(self), host, port, ssl=tls)
+        self.loop_thread = threading.get_ident()
+        extra: dict[str, Any] = {"ssl": tls, "ssl_handshake_timeout": 10.0} if tls else {}
+        server = await self.loop.create_server(lambda: Client(self, tls), host, port, **extra)
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
@@ -282,7 +133,8 @@ class Daemon:
                 raise OSError(errno.EADDRINUSE, f"another daemon is listening on {path}")
             finally:
                 probe.close()
-        server = await self.loop.create_unix_server(lambda: _Client(self), path)
+        self.loop_thread = threading.get_ident()
+        server = await self.loop.create_unix_server(lambda: Client(self), path)
         os.chmod(path, 0o700)
         self.servers.append(server)
 
@@ -293,6 +145,7 @@ class Daemon:
 
     async def serve(self) -> None:
         """Run until :meth:`stop`; then close listeners and clients."""
+        self.loop_thread = threading.get_ident()
         self._stop = asyncio.Event()
         await self._stop.wait()
         for server in self.servers:
@@ -313,10 +166,34 @@ def _listen_address(text: str, default_port: int = DEFAULT_TCP_PORT) -> tuple[st
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _limits(opts: argparse.Namespace) -> Limits:
+    """The config file (if any), then the command line's explicit limits over it."""
+    limits = load_config(opts.config) if opts.config else Limits()
+    given = {
+        "clients": opts.max_clients,
+        "outstanding": opts.max_outstanding,
+        "message": opts.max_message,
+        "workers": opts.workers,
+        "anonymous": opts.max_anonymous_clients,
+    }
+    return dataclasses.replace(limits, **{k: v for k, v in given.items() if v is not None})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """minivirtd [--listen 127.0.0.1:16509] [--unix PATH] [--tls-listen ADDR --pki DIR]
-    [--uri URI] [--state-dir DIR]: libvirtd's twin.  With no listener named: TCP on
-    127.0.0.1:16509 and the unix socket /run/minivirt/minivirt-sock (qemu:///system)."""
+    """minivirtd [--listen 127.0.0.1:16509 [--insecure-tcp]] [--unix PATH]
+    [--tls-listen ADDR --pki DIR] [--uri URI] [--state-dir DIR] [--config FILE]:
+    libvirtd's twin.  With no listener named: TCP on 127.0.0.1:16509 and the unix
+    socket /run/minivirt/minivirt-sock (qemu:///system)."""
     parser = argparse.ArgumentParser(prog="minivirtd", description="minivirt daemon")
     parser.add_argument("--listen", default=None, help="TCP address (default 127.0.0.1:16509)")
     parser.add_argument("--unix", default=None, help="unix socket path")
@@ -324,11 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pki", default=None, help="dir with cacert.pem, server{cert,key}.pem")
     parser.add_argument("--uri", default=DEFAULT_URI, help="local hypervisor URI")
     parser.add_argument("--state-dir", default=None, help="qemu:///system state under DIR")
-    defaults = Limits()
-    parser.add_argument("--max-clients", type=int, default=defaults.clients)
-    parser.add_argument("--max-outstanding", type=int, default=defaults.outstanding)
-    parser.add_argument("--max-message", type=int, default=defaults.message)
-    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument(
+        "--insecure-tcp",
+        action="store_true",
+        help="allow plain, unauthenticated TCP on an address other than loopback",
+    )
+    parser.add_argument("--config", default=None, help="libvirtd.conf-style limits file")
+    parser.add_argument("--max-clients", type=int, default=None)
+    parser.add_argument("--max-anonymous-clients", type=int, default=None)
+    parser.add_argument("--max-outstanding", type=int, default=None)
+    parser.add_argument("--max-message", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--verbose", "-v", action="store_true")
     opts = parser.parse_args(argv)
     logging.basicConfig(
@@ -338,11 +221,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     uri = opts.uri
     if opts.state_dir and uri == DEFAULT_URI:
         uri = f"qemu:///embed?root={os.path.abspath(opts.state_dir)}"
+    try:
+        limits = _limits(opts)
+    except VirError as exc:
+        log.error("%s", exc.message)
+        return 1
+    if opts.listen:
+        host, _ = _listen_address(opts.listen)
+        if not is_loopback(host) and not opts.insecure_tcp:
+            log.error(
+                "refusing plain TCP on %s: it is neither encrypted nor authenticated, and"
+                " anyone who reaches it controls every domain; use --tls-listen, or"
+                " --insecure-tcp if that is really meant",
+                host,
+            )
+            return 1
+        if not is_loopback(host):
+            log.warning("plain, unauthenticated TCP on %s (--insecure-tcp)", host)
     core.set_server_mode(True)
-    limits = Limits(opts.max_clients, opts.max_outstanding, opts.max_message, opts.workers)
     daemon = Daemon(uri, limits)
     loop = daemon.loop
     asyncio.set_event_loop(loop)
+    if not os.environ.get("MINIVIRTD_OWN_QMP_THREAD"):
+        # One loop for clients and QEMU monitors: an awaited QMP call needs no hand-off.
+        minivirt.wiring.share_event_loop(loop, threading.get_ident())
     default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
     with EventLoopThread():
         try:
@@ -372,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.stop)
         loop.run_until_complete(daemon.serve())
-        daemon.pool.shutdown()
+        # The workers' last calls may still talk to QEMU through this loop: keep it running.
+        loop.run_until_complete(loop.run_in_executor(None, daemon.pool.shutdown))
     loop.close()
     log.info("shut down")
     return 0

@@ -1,19 +1,24 @@
 """The daemon's side of TLS (libvirt's ``virNetTLSContextNewServer``).
 
-Owns where minivirtd's certificates live (libvirt's paths, or ``--pki DIR``)
-and its ``ssl.SSLContext``, which requires a client certificate signed by the
-CA.  Loading and libvirt's error texts are ``minivirt.remote.tls``'s.  Must
-not: do I/O beyond reading the certificate files (asyncio does the handshake).
+Owns where minivirtd's certificates live (libvirt's paths, or ``--pki DIR``),
+its ``ssl.SSLContext``, which requires a client certificate signed by the
+CA, and ``tls_allowed_dn_list``: a peer certificate's distinguished name as
+libvirt writes it (the certificate's order, ``C=GB,O=…,CN=…``) and libvirt's
+wildcard match of it (``*`` and ``?``).  Loading and libvirt's error texts are
+``minivirt.remote.tls``'s.  Must not: do I/O beyond reading the certificate
+files (asyncio does the handshake).
 """
 
 from __future__ import annotations
 
+import re
 import ssl
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
 
 from minivirt.remote.tls import pki_files, x509_context
 
-__all__ = ["SERVER_FILES", "server_context"]
+__all__ = ["SERVER_FILES", "dn_allowed", "peer_dn", "server_context"]
 
 #: libvirt's default locations for the server: (CA, certificate, key).
 SERVER_FILES: Final = (
@@ -31,3 +36,43 @@ def server_context(pkipath: str | None = None) -> ssl.SSLContext:
     ctx = x509_context(ssl.Purpose.CLIENT_AUTH, pki_files(pkipath, SERVER_FILES, "server"))
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+#: OpenSSL's long attribute names (``getpeercert``) -> the short ones in a DN.
+_SHORT: Final = {
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "commonName": "CN",
+    "emailAddress": "EMAIL",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
+def _escape(value: str) -> str:
+    return re.sub(r'([,+"\\<>;])', r"\\\1", value)
+
+
+def peer_dn(peercert: dict[str, Any] | None) -> str:
+    """The subject of ``ssl.getpeercert()`` as libvirt logs and matches it."""
+    if not peercert:
+        return ""
+    parts = []
+    for rdn in peercert.get("subject", ()):
+        parts.append("+".join(f"{_SHORT.get(k, k)}={_escape(v)}" for k, v in rdn))
+    return ",".join(parts)
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    out = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+    return re.compile(out, re.DOTALL)
+
+
+def dn_allowed(dn: str, allowed: Iterable[str] | None) -> bool:
+    """Whether ``dn`` matches ``tls_allowed_dn_list`` (None: no list, every name)."""
+    if allowed is None:
+        return True
+    return any(_pattern(glob).fullmatch(dn) for glob in allowed)

@@ -5,10 +5,12 @@ Stdlib only; no logic beyond formatting error messages.
 
 from minivirt.public.driver import (
     DRIVER_METHODS,
+    AsyncBlockJobInfoDriver,
     ConnectURI,
     DriverSlot,
     EventCallback,
     HypervisorDriver,
+    KeepAliveDriver,
 )
 from minivirt.public.enums import (
     ConnectListAllDomainsFlags,
@@ -56,6 +58,7 @@ __all__ = [
     "BlockJobEvent",
     "BlockJobInfo",
     "ConnectListAllDomainsFlags",
+    "AsyncBlockJobInfoDriver",
     "ConnectURI",
     "DomainBlockCommitFlags",
     "DomainBlockCopyFlags",
@@ -86,6 +89,7 @@ __all__ = [
     "ErrorNumber",
     "EventCallback",
     "HypervisorDriver",
+    "KeepAliveDriver",
     "LifecycleEvent",
     "VirError",
     "error_message",

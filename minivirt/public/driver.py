@@ -20,12 +20,20 @@ them from worker threads.  This module declares; it implements nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, Literal, Protocol, get_args
+from collections.abc import Awaitable, Callable
+from typing import Final, Literal, Protocol, get_args, runtime_checkable
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
 
-__all__ = ["DRIVER_METHODS", "ConnectURI", "DriverSlot", "EventCallback", "HypervisorDriver"]
+__all__ = [
+    "DRIVER_METHODS",
+    "AsyncBlockJobInfoDriver",
+    "ConnectURI",
+    "DriverSlot",
+    "EventCallback",
+    "HypervisorDriver",
+    "KeepAliveDriver",
+]
 
 #: What a driver calls for each event delivered to one registration.  It is
 #: invoked from the application's event loop, never from inside a driver call.
@@ -191,6 +199,38 @@ class HypervisorDriver(Protocol):
     def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
         """domainQemuMonitorCommand (libvirt-qemu): QEMU's reply to a QMP command or an
         HMP command line.  Only QEMU drivers (and the remote driver) fill it."""
+        ...
+
+
+@runtime_checkable
+class KeepAliveDriver(Protocol):
+    """The slot only a driver with a peer has (libvirt's remote driver).
+
+    An optional capability rather than a slot of the table: a driver declares
+    it by having the method, and core narrows with ``isinstance``.
+    """
+
+    def connect_set_keep_alive(self, interval: int, count: int) -> int:
+        """connectSetKeepAlive: PINGs after ``interval`` silent seconds (<= 0 stops); 0."""
+        ...
+
+
+@runtime_checkable
+class AsyncBlockJobInfoDriver(Protocol):
+    """The awaitable twin of a hot slot, for a server running an asyncio loop (issue #14).
+
+    An optional capability (declared by having the method, narrowed with
+    ``isinstance``): a driver without it is served by the blocking slot.
+
+    It answers from the driver's memory at once (no job on the disk) or
+    awaits QEMU without blocking the caller's loop; it never blocks.  Same
+    arguments, result and errors as ``domain_get_block_job_info``.
+    """
+
+    def domain_get_block_job_info_async(
+        self, dom: DomainRef, disk: str, flags: int
+    ) -> Awaitable[BlockJobInfo | None]:
+        """domainGetBlockJobInfo, awaited."""
         ...
 
 

@@ -12,6 +12,7 @@ must not parse QMP, and it queues no event but the CANCELED that the 2011
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from minivirt.conf import DiskDef
 from minivirt.hypervisor import blockjob as rules
@@ -27,9 +28,12 @@ from minivirt.public import (
 from minivirt.qemu.domain import DRIVER, ActiveJob, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor
 from minivirt.qemu.process import drive_id
+from minivirt.qemu.qmpreply import QemuBlockJob
 from minivirt.qemu.state import QemuDriverState
 
 __all__ = [
+    "block_job_info_pick",
+    "block_job_info_query",
     "block_job_abort",
     "block_job_set_speed",
     "block_pull",
@@ -126,6 +130,22 @@ def get_block_job_info(
     INVALID_ARG (flags, unknown disk), NO_DOMAIN, OPERATION_INVALID (not
     running), INTERNAL_ERROR (malformed reply).
     """
+    found = block_job_info_query(state, ref, disk, flags)
+    if found is None:
+        return None
+    job, monitor, report_bytes = found
+    return block_job_info_pick(monitor.query_block_jobs(), job, report_bytes)
+
+
+def block_job_info_query(
+    state: QemuDriverState, ref: DomainRef, disk: str, flags: int
+) -> tuple[ActiveJob, Monitor, bool] | None:
+    """get_block_job_info's checks and memory: None when the disk has no job (no QMP);
+    else the job, the monitor to ask and whether to report bytes/s.
+
+    Shared with the awaitable twin (``minivirt.qemu.aio``); raises as
+    :func:`get_block_job_info`.
+    """
     report_bytes = rules.info_args(flags, DRIVER)
     dom = state.get(ref)
     with dom.cond:
@@ -133,8 +153,14 @@ def get_block_job_info(
         job = dom.jobs.get(target)
         if job is None:
             return None
-        monitor = _monitor(dom)
-    for raw in monitor.query_block_jobs():
+        return job, _monitor(dom), report_bytes
+
+
+def block_job_info_pick(
+    raws: Iterable[QemuBlockJob], job: ActiveJob, report_bytes: bool
+) -> BlockJobInfo | None:
+    """The ``query-block-jobs`` entry of ``job``, translated; None when QEMU has none."""
+    for raw in raws:
         if raw.device == job.device:
             return rules.translate_info(
                 job.type, raw.offset, raw.len, raw.speed, raw.ready, report_bytes

@@ -32,7 +32,7 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
-from minivirt.qemu import blockjob, passthrough, process
+from minivirt.qemu import aio, blockjob, passthrough, process
 from minivirt.qemu.domain import DomainObj
 from minivirt.qemu.paths import StateRoots, roots_for_uri
 from minivirt.qemu.state import QemuDriverState
@@ -284,6 +284,12 @@ class QemuConnection:
     ) -> BlockJobInfo | None:
         """domainGetBlockJobInfo; see minivirt.qemu.blockjob.get_block_job_info."""
         return blockjob.get_block_job_info(self.state, dom, disk, flags)
+
+    async def domain_get_block_job_info_async(
+        self, dom: DomainRef, disk: str, flags: int
+    ) -> BlockJobInfo | None:
+        """domainGetBlockJobInfo awaited (issue #14); see minivirt.qemu.aio."""
+        return await aio.get_block_job_info_async(self.state, dom, disk, flags)
 
     def domain_block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """domainBlockJobAbort; see minivirt.qemu.blockjob.block_job_abort."""

@@ -1,7 +1,8 @@
 """The QMP monitor: the one module of minivirt that imports ``qemu.qmp``.
 
-It owns the event-loop thread on which every QMP client of a driver runs
-(:class:`MonitorLoop`) and one connection per QEMU process (:class:`Monitor`)
+It owns the event loop on which every QMP client of a driver runs
+(:class:`MonitorLoop`: its own thread, or a server's loop after
+:func:`share_loop`) and one connection per QEMU process (:class:`Monitor`)
 with a synchronous, typed surface for the driver: each command has a timeout,
 every ``qemu.qmp`` exception is translated here, once, into a
 :class:`VirError` (error domain QEMU), and block-job events plus the end of
@@ -39,7 +40,7 @@ from minivirt.qemu.qmpreply import (
     parse_command_set,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor", "MonitorLoop"]
+__all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor", "MonitorLoop", "share_loop"]
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -64,14 +65,36 @@ def _eof_error() -> VirError:
     return VirError.report(ErrorNumber.OPERATION_FAILED, ErrorDomain.QEMU, EOF_MESSAGE)
 
 
+#: A server's loop (and the thread running it) that MonitorLoops share, once set.
+_shared: tuple[asyncio.AbstractEventLoop, int] | None = None
+
+
+def share_loop(loop: asyncio.AbstractEventLoop | None, thread_ident: int = 0) -> None:
+    """Make the MonitorLoops created from now on run on ``loop`` (issue #14).
+
+    A server whose own I/O loop runs in thread ``thread_ident`` (minivirtd)
+    calls this before any driver state exists: QMP replies and events are
+    then handled on that loop, and an awaited QMP call needs no thread
+    hand-off.  ``None`` goes back to one thread per driver state (the
+    embedded uses keep that, and their blocking API).
+    """
+    global _shared
+    _shared = None if loop is None else (loop, thread_ident)
+
+
 class MonitorLoop:
-    """One asyncio event loop in a daemon thread, hosting every QMP client of a driver."""
+    """The asyncio loop hosting every QMP client of a driver: its own thread, or a server's."""
 
     def __init__(self, name: str = "minivirt-qmp") -> None:
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        if _shared is not None:
+            self._loop, self._ident = _shared
+            return
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._closed = False
         self._thread.start()
+        self._ident = self._thread.ident or 0
 
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -86,9 +109,14 @@ class MonitorLoop:
         """The asyncio loop (for code running on the loop thread)."""
         return self._loop
 
+    @property
+    def closed(self) -> bool:
+        """True after close()."""
+        return self._closed
+
     def in_loop_thread(self) -> bool:
         """True when called from the loop thread itself (where blocking calls would deadlock)."""
-        return threading.current_thread() is self._thread
+        return threading.get_ident() == self._ident
 
     def run(self, coro: Coroutine[object, object, _T], timeout: float, what: str) -> _T:
         """Run ``coro`` on the loop and wait for it, at most ``timeout`` seconds.
@@ -111,10 +139,12 @@ class MonitorLoop:
             ) from exc
 
     def close(self) -> None:
-        """Stop the loop and join its thread (idempotent)."""
+        """Stop the loop and join its thread (idempotent); a shared loop is its owner's."""
         if self._closed:
             return
         self._closed = True
+        if self._thread is None:
+            return
         if self.in_loop_thread():
             self._loop.stop()
             return
@@ -360,6 +390,29 @@ class Monitor:
         queueing behind it (single flight).
         """
         return self._mloop.run(self._query_jobs_shared(), self.timeout, "query-block-jobs")
+
+    async def query_block_jobs_async(self) -> tuple[QemuBlockJob, ...]:
+        """:meth:`query_block_jobs`, awaited from any event loop without blocking it.
+
+        On the monitor's own loop it is awaited directly; from another loop
+        the query runs on the monitor's loop and only its answer crosses back
+        (no thread waits).  Raises as :meth:`query_block_jobs`.
+        """
+        coro = asyncio.wait_for(self._query_jobs_shared(), self.timeout)
+        try:
+            if self._mloop.in_loop_thread():
+                return await coro
+            if self._mloop.closed:
+                coro.close()
+                raise internal_error("cannot run 'query-block-jobs' on a closed monitor loop")
+            future = asyncio.run_coroutine_threadsafe(coro, self._mloop.loop)
+            return await asyncio.wrap_future(future)
+        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
+            raise VirError.report(
+                ErrorNumber.OPERATION_TIMEOUT,
+                ErrorDomain.QEMU,
+                f"QEMU monitor did not answer 'query-block-jobs' within {self.timeout:g} s",
+            ) from exc
 
     async def _query_jobs_raw(self) -> tuple[QemuBlockJob, ...]:
         return parse_block_jobs(await self._execute("query-block-jobs", None, None))

@@ -125,6 +125,11 @@ class RemoteDriver(ClientStubs):
         """connectIsAlive: the connection has not failed or been closed."""
         return self._rpc.alive
 
+    def connect_set_keep_alive(self, interval: int, count: int) -> int:
+        """Mirrors remoteConnectSetKeepAlive: start (interval > 0) or stop keepalive; 0."""
+        self._rpc.start_keepalive(interval, count)
+        return 0
+
     def _call(self, proc: int, args: WireStruct | None, ret: type[R]) -> R:
         return cast(R, self._rpc.call(proc, args))
 

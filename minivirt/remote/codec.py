@@ -4,10 +4,11 @@ Owns the stream framing (a 4-byte big-endian length that counts itself, the
 24-byte header ``[program, version, procedure, type, serial, status]``, the
 msgpack body), the programs it speaks (libvirt's remote program and its qemu
 program; a procedure *key* is the procedure number for the remote program and
-``program << 32 | number`` for the qemu one, as in the generated tables), the
-size limit (checked on the length word, before anything is
-buffered for the frame) and the mapping of bodies to the generated message
-classes of the procedure table.  Peer mistakes raise
+``program << 32 | number`` for the qemu one, as in the generated tables),
+libvirt's keepalive program (``KEEPALIVE_PROGRAM``, PING and PONG, MESSAGE
+frames with no body, either side), the size limit (checked on the length
+word, before anything is buffered for the frame) and the mapping of bodies
+to the generated message classes of the procedure table.  Peer mistakes raise
 :class:`RemoteProtocolError`, this side's mistakes
 :class:`LocalProtocolError`; both are VirError (VIR_ERR_RPC, VIR_FROM_RPC) and
 nothing else ever escapes.  Must not: touch sockets, threads, clocks or the
@@ -45,6 +46,10 @@ from minivirt.remote.protocol.runtime import (
 __all__ = [
     "EVENT_SERIAL",
     "HEADER_SIZE",
+    "KEEPALIVE_PING",
+    "KEEPALIVE_PONG",
+    "KEEPALIVE_PROGRAM",
+    "KEEPALIVE_VERSION",
     "Codec",
     "Header",
     "LocalProtocolError",
@@ -81,6 +86,13 @@ def _split(key: int) -> tuple[int, int, int]:
 def _key(program: int, procedure: int) -> int:
     """The procedure key of a (known) program's procedure number."""
     return procedure if program == REMOTE_PROGRAM else program << 32 | procedure
+
+
+#: libvirt's keepalive program (``virkeepaliveprotocol.x``): "keep", version 1.
+KEEPALIVE_PROGRAM: Final = 0x6B656570
+KEEPALIVE_VERSION: Final = 1
+KEEPALIVE_PING: Final = 1
+KEEPALIVE_PONG: Final = 2
 
 
 class MessageType(enum.IntEnum):
@@ -123,6 +135,8 @@ class Message:
 
     ``body`` is the procedure's args (CALL), ret (REPLY OK) or msg (MESSAGE)
     instance, None for a void body, or the :class:`VirError` of an error reply.
+    ``program`` is KEEPALIVE_PROGRAM for a PING or PONG (``procedure``), whose
+    body is None.
     """
 
     procedure: int
@@ -130,6 +144,7 @@ class Message:
     serial: int
     status: int
     body: WireStruct | VirError | None
+    program: int = REMOTE_PROGRAM
 
 
 def error_to_wire(err: VirError) -> RemoteError:
@@ -267,6 +282,19 @@ class Codec:
         self._check_body(msg, self._info(proc).msg, proc)
         return self._frame(proc, MessageType.MESSAGE, EVENT_SERIAL, MessageStatus.OK, msg)
 
+    def keepalive(self, proc: int) -> bytes:
+        """A keepalive PING or PONG frame (either side): MESSAGE, serial 0, no body."""
+        if proc not in (KEEPALIVE_PING, KEEPALIVE_PONG):
+            raise LocalProtocolError(f"unknown keepalive procedure: {proc}")
+        payload: bytes = msgpack.packb(None)
+        total = _PREFIX.size + len(payload)
+        return (
+            _PREFIX.pack(
+                total, KEEPALIVE_PROGRAM, KEEPALIVE_VERSION, proc, MessageType.MESSAGE, 0, 0
+            )
+            + payload
+        )
+
     # -- incoming -----------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
@@ -320,6 +348,8 @@ class Codec:
                     proc, mtype, serial, status, self._body(info.args, body, proc, serial)
                 )
         header = Header(prog, vers, proc, mtype, serial, status)
+        if prog == KEEPALIVE_PROGRAM:
+            return self._keepalive(header, body)
         body_value = self._decode(header, body)
         return Message(_key(prog, proc), mtype, serial, status, body_value)
 
@@ -340,6 +370,21 @@ class Codec:
         result = self._decode(header, body)
         assert not isinstance(result, VirError)
         return result
+
+    def _keepalive(self, h: Header, body: bytes) -> Message:
+        if h.version != KEEPALIVE_VERSION:
+            raise _peer_error(f"cannot find program {h.program:#x} version {h.version}", h)
+        if h.procedure not in (KEEPALIVE_PING, KEEPALIVE_PONG):
+            raise _peer_error(f"unknown procedure: {h.procedure}", h)
+        if h.type != MessageType.MESSAGE or h.status != MessageStatus.OK:
+            raise _peer_error(f"unexpected message type {h.type} status {h.status}", h)
+        try:
+            wire = msgpack.unpackb(body, raw=False)
+        except Exception as exc:  # any malformed msgpack
+            raise _peer_error(f"Unable to decode message payload: {exc}", h) from exc
+        if wire is not None:
+            raise _peer_error(f"procedure {h.procedure}: unexpected payload", h)
+        return Message(h.procedure, h.type, h.serial, h.status, None, KEEPALIVE_PROGRAM)
 
     def _decode(self, h: Header, body: bytes) -> WireStruct | VirError | None:
         if _PROGRAMS.get(h.program) != h.version:

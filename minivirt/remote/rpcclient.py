@@ -5,8 +5,12 @@ libvirt, a calling thread reads the socket itself while it waits (it holds
 "the buck"), delivering other threads' replies on the way, and hands the buck
 to another waiting caller when its own reply is in; so a lone caller never
 pays a thread switch.  A background thread reads only while nobody calls and
-events are wanted.  A dropped connection completes every pending call with
-libvirt's SYSTEM_ERROR / RPC error; nothing waits forever.  Socket errors are
+events (or keepalive) are wanted.  Keepalive is libvirt's: once started, a
+PING goes out after ``interval`` seconds without a byte from the server, and
+``count`` unanswered PINGs close the connection ("connection closed due to
+keepalive timeout"); the server's PINGs are answered with PONGs.  A dropped
+connection completes every pending call with libvirt's SYSTEM_ERROR / RPC
+error; nothing waits forever.  Socket errors are
 translated here, once.  Must not: know procedures beyond the codec's table,
 import asyncio.
 """
@@ -18,14 +22,24 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
-from minivirt.remote.codec import Codec, Message, MessageStatus, MessageType, Role
+from minivirt.remote.codec import (
+    KEEPALIVE_PING,
+    KEEPALIVE_PONG,
+    KEEPALIVE_PROGRAM,
+    Codec,
+    Message,
+    MessageStatus,
+    MessageType,
+    Role,
+)
 from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
 
-__all__ = ["RPCClient", "StreamSocket", "os_text", "system_error"]
+__all__ = ["RPCClient", "StreamSocket", "keepalive_timeout", "os_text", "system_error"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +49,13 @@ _RECV_SIZE: Final = 256 * 1024
 def system_error(text: str) -> VirError:
     """VIR_ERR_SYSTEM_ERROR in VIR_FROM_RPC, as virnetsocket reports I/O failures."""
     return VirError.report(ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC, text)
+
+
+def keepalive_timeout() -> VirError:
+    """What every call gets once the server failed to answer ``count`` PINGs."""
+    return VirError.report(
+        ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, "connection closed due to keepalive timeout"
+    )
 
 
 def os_text(exc: OSError) -> str:
@@ -82,6 +103,10 @@ class RPCClient:
         self._want_events = False
         self._closing = False
         self.dead: VirError | None = None
+        self._keepalive: tuple[int, int] | None = None  # (interval, count) once started
+        self._keepalive_stop = threading.Event()
+        self._last_rx = time.monotonic()
+        self._pings = 0
         self._background = threading.Thread(
             target=self._background_loop, name="minivirt-remote-events", daemon=True
         )
@@ -96,6 +121,54 @@ class RPCClient:
         with self._lock:
             self._want_events = wanted
             self._idle.notify_all()
+
+    def start_keepalive(self, interval: int, count: int) -> None:
+        """Mirrors virNetClientKeepAliveStart (``interval`` <= 0 stops it)."""
+        with self._lock:
+            running = self._keepalive is not None
+            if interval <= 0:
+                self._keepalive = None
+                self._keepalive_stop.set()
+                return
+            self._keepalive = (interval, count)
+            self._idle.notify_all()
+        if not running:
+            self._keepalive_stop.clear()
+            self._send_keepalive(KEEPALIVE_PING)  # tells the server to watch us too
+            threading.Thread(
+                target=self._keepalive_loop, name="minivirt-remote-keepalive", daemon=True
+            ).start()
+
+    def _send_keepalive(self, proc: int) -> None:
+        try:
+            with self._send_lock:
+                self._sock.sendall(self._codec.keepalive(proc))
+        except OSError as exc:
+            self._fail(system_error(f"Cannot write data: {os_text(exc)}"))
+
+    def _keepalive_loop(self) -> None:
+        delay = 0.0
+        while not self._keepalive_stop.wait(delay):
+            with self._lock:
+                settings = self._keepalive
+                if settings is None or self.dead is not None or self._closing:
+                    return
+            interval, count = settings
+            idle = time.monotonic() - self._last_rx
+            if idle < interval:
+                delay = interval - idle
+                continue
+            if self._pings >= count:
+                log.warning("no answer from the server to %d keepalive messages", count)
+                self._fail(keepalive_timeout())
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            self._pings += 1
+            self._send_keepalive(KEEPALIVE_PING)
+            delay = float(interval)
 
     def call(self, proc: int, args: WireStruct | None) -> WireStruct | None:
         """One round trip; the reply's body, or the server's error raised as VirError."""
@@ -135,6 +208,7 @@ class RPCClient:
         with self._lock:
             self._closing = True
             self._idle.notify_all()
+        self._keepalive_stop.set()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -172,7 +246,7 @@ class RPCClient:
                     other.waiting = False
                     other.lock.release()
                     return
-            if self._want_events:  # wake the background reader only when it has work
+            if self._want_events or self._keepalive is not None:  # the background reader's work
                 self._idle.notify_all()
 
     def _background_loop(self) -> None:
@@ -181,7 +255,11 @@ class RPCClient:
                 while (
                     not self._closing
                     and self.dead is None
-                    and (self._reading or self._pending or not self._want_events)
+                    and (
+                        self._reading
+                        or self._pending
+                        or not (self._want_events or self._keepalive is not None)
+                    )
                 ):
                     self._idle.wait()
                 if self._closing or self.dead is not None:
@@ -204,6 +282,8 @@ class RPCClient:
         if not data:
             self._fail(system_error("End of file while reading data: Input/output error"))
             return False
+        self._last_rx = time.monotonic()
+        self._pings = 0
         codec = self._codec
         codec.receive_data(data)
         while True:
@@ -216,7 +296,10 @@ class RPCClient:
                 return False
             if msg is None:
                 return True
-            if msg.type == MessageType.REPLY:
+            if msg.program == KEEPALIVE_PROGRAM:
+                if msg.procedure == KEEPALIVE_PING:
+                    self._send_keepalive(KEEPALIVE_PONG)
+            elif msg.type == MessageType.REPLY:
                 self._complete(msg.serial, msg, None)
             else:
                 try:
@@ -237,7 +320,7 @@ class RPCClient:
             if slot.waiting:
                 slot.waiting = False
                 slot.lock.release()
-            if not self._pending and self._want_events:
+            if not self._pending and (self._want_events or self._keepalive is not None):
                 self._idle.notify_all()
 
     def _bad_message(self, exc: RemoteProtocolError) -> bool:
@@ -257,6 +340,7 @@ class RPCClient:
             if self.dead is None:
                 self.dead = err
             pending, self._pending = self._pending, {}
+            self._keepalive_stop.set()
             for slot in pending.values():
                 slot.error, slot.done = err, True
                 if slot.waiting:

@@ -18,7 +18,7 @@ from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
 
 if TYPE_CHECKING:
-    from minivirt.core import Domain
+    from minivirt.core import Connection, Domain
 
 __all__ = ["EVENT", "EVENT_NAMES", "lifecycle_text"]
 
@@ -148,6 +148,21 @@ class _Listener:
         return generic
 
 
+def _lost_reason(conn: Connection) -> str:
+    """virsh's words for why a connection closed (its close callback's reason)."""
+    from minivirt.public import VirError
+
+    try:
+        conn.get_type()
+    except VirError as exc:
+        if "keepalive" in exc.message:
+            return "keepalive timeout"
+        if "End of file" in exc.message:
+            return "end of file"
+        return "I/O error"
+    return "end of file"
+
+
 def cmd_event(ctl: Control, cmd: ParsedCommand) -> bool:
     """virsh event: --list, or wait for one event (or --loop) of --event TYPE or --all."""
     from minivirt import core
@@ -188,19 +203,26 @@ def cmd_event(ctl: Control, cmd: ParsedCommand) -> bool:
                     if index == 0:
                         raise ctl.fail(exc) from exc
             deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+            lost = False
             while not listener.done.is_set():
                 wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 if wait <= 0:
                     break
                 listener.done.wait(wait)
+                if not conn.is_alive():  # as virsh's close callback: the daemon is gone
+                    lost = True
+                    break
         with listener.lock:
             listener.closed = True
-            if ctl.interrupted.is_set():
+            if lost:
+                ctl.error(f"Disconnected from {conn.get_uri()} due to {_lost_reason(conn)}")
+                registered.clear()
+            elif ctl.interrupted.is_set():
                 ctl.print("event loop interrupted\n")
             elif not listener.done.is_set():
                 ctl.print("event loop timed out\n")
             ctl.print(f"events received: {listener.count}\n")
-            ok = listener.count > 0
+            ok = listener.count > 0 and not lost
     finally:
         for callback_id in registered:
             try:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandFailed", "Control", "ULONG_MAX"]
 
+#: virsh's keepalive defaults (-k, -K): a PING after 5 silent seconds, dead after 5 more.
+KEEPALIVE_INTERVAL: Final = 5
+KEEPALIVE_COUNT: Final = 5
 ULONG_MAX: Final = (1 << 64) - 1
 UINT_MAX: Final = (1 << 32) - 1
 INT_MAX: Final = (1 << 31) - 1
@@ -58,6 +61,17 @@ class Control:
         self.last_error: VirError | None = None
         self.lock = threading.RLock()
         self.interrupted = threading.Event()
+        self.keepalive_interval = KEEPALIVE_INTERVAL
+        self.keepalive_count = KEEPALIVE_COUNT
+        self.keepalive_forced = False
+
+    def set_keepalive(self, interval: int | None, count: int | None) -> None:
+        """virsh's -k/-K: explicit values make a failure to start keepalive an error."""
+        if interval is not None:
+            self.keepalive_interval = interval
+        if count is not None:
+            self.keepalive_count = count
+        self.keepalive_forced = interval is not None or count is not None
 
     # -- output ------------------------------------------------------------
     def print(self, text: str) -> None:
@@ -124,6 +138,17 @@ class Control:
             self.last_error = exc
             self.error("failed to connect to the hypervisor")
             return False
+        if self.keepalive_interval > 0:
+            try:
+                core.connect_set_keep_alive(
+                    self.conn, self.keepalive_interval, self.keepalive_count
+                )
+            except VirError as exc:
+                if self.keepalive_forced:  # as virsh: asked for, so required
+                    self.last_error = exc
+                    self.error("Cannot setup keepalive on connection as requested, disconnecting")
+                    self.disconnect()
+                    return False
         self.uri = uri
         self.readonly = readonly
         return True

@@ -30,6 +30,10 @@ _USAGE = """
   options:
     -c | --connect=URI      hypervisor connection URI
     -h | --help             this help
+    -k | --keepalive-interval=NUM
+                            keepalive interval in seconds, 0 for disable
+    -K | --keepalive-count=NUM
+                            number of possible missed keepalive messages
     -q | --quiet            quiet mode
     -r | --readonly         connect readonly
     -v                      short version
@@ -39,7 +43,17 @@ _USAGE = """
 
 """
 
-_LONG = {"connect": "c", "help": "h", "quiet": "q", "readonly": "r", "version": "v"}
+_LONG = {
+    "connect": "c",
+    "help": "h",
+    "keepalive-interval": "k",
+    "keepalive-count": "K",
+    "quiet": "q",
+    "readonly": "r",
+    "version": "v",
+}
+#: Options that take an argument (virsh's getopt string "+c:hk:K:qrvV").
+_WITH_ARG = "ckK"
 
 
 class _Options:
@@ -49,6 +63,25 @@ class _Options:
         self.quiet = False
         self.action: str | None = None  # "help", "version", "long-version"
         self.rest: list[str] = []
+        self.keepalive_interval: int | None = None
+        self.keepalive_count: int | None = None
+
+
+def _keepalive(opts: _Options, short: str, value: str, name: str, err: TextIO) -> bool:
+    """virsh's -k/-K: an integer >= 0, else its error."""
+    try:
+        number = int(value, 0)
+    except ValueError:
+        err.write(f"error: Invalid value for option {name}\n")
+        return False
+    if number < 0:
+        err.write(f"error: option {name} requires a positive integer argument\n")
+        return False
+    if short == "k":
+        opts.keepalive_interval = number
+    else:
+        opts.keepalive_count = number
+    return True
 
 
 def _usage_error(err: TextIO, getopt_msg: str, option: str) -> int:
@@ -74,14 +107,17 @@ def _parse_argv(argv: Sequence[str], err: TextIO) -> _Options | int:
             if len(matches) != 1:
                 return _usage_error(err, f"unrecognized option '{arg}'", arg)
             short = _LONG[matches[0]]
-            if short == "c":
+            if short in _WITH_ARG:
                 if not eq:
                     i += 1
                     if i >= len(argv):
                         msg = f"option '--{matches[0]}' requires an argument"
-                        return _usage_error(err, msg, "-c")
+                        return _usage_error(err, msg, f"-{short}")
                     value = argv[i]
-                opts.uri = value
+                if short == "c":
+                    opts.uri = value
+                elif not _keepalive(opts, short, value, f"--{matches[0]}", err):
+                    return 1
             elif short == "v":
                 if eq and value not in ("short", "long"):
                     err.write(f"error: unknown option --version={value}\n")
@@ -98,14 +134,18 @@ def _parse_argv(argv: Sequence[str], err: TextIO) -> _Options | int:
             j = 1
             while j < len(arg):
                 ch = arg[j]
-                if ch == "c":
+                if ch in _WITH_ARG:
                     value = arg[j + 1 :]
                     if not value:
                         i += 1
                         if i >= len(argv):
-                            return _usage_error(err, "option requires an argument -- 'c'", "-c")
+                            msg = f"option requires an argument -- '{ch}'"
+                            return _usage_error(err, msg, f"-{ch}")
                         value = argv[i]
-                    opts.uri = value
+                    if ch == "c":
+                        opts.uri = value
+                    elif not _keepalive(opts, ch, value, f"-{ch}", err):
+                        return 1
                     break
                 if ch not in "hqrvV":
                     return _usage_error(err, f"invalid option -- '{ch}'", f"-{ch}")
@@ -188,6 +228,7 @@ def main(
     ctl = Control(
         out, err, uri=parsed_argv.uri, readonly=parsed_argv.readonly, quiet=parsed_argv.quiet
     )
+    ctl.set_keepalive(parsed_argv.keepalive_interval, parsed_argv.keepalive_count)
     try:
         if parsed_argv.uri is not None and not ctl.connect(parsed_argv.uri, ctl.readonly):
             ctl.report_error()

@@ -202,6 +202,12 @@ class TestDriver:
         """Mirrors qemuDomainGetBlockJobInfo on the simulated host."""
         return self.hypervisor.get_block_job_info(dom, disk, flags)
 
+    async def domain_get_block_job_info_async(
+        self, dom: DomainRef, disk: str, flags: int
+    ) -> BlockJobInfo | None:
+        """The awaitable twin (issue #14): the simulated host lives in memory."""
+        return self.hypervisor.get_block_job_info(dom, disk, flags)
+
     def domain_block_job_abort(self, dom: DomainRef, disk: str, flags: int) -> None:
         """Mirrors qemuDomainBlockJobAbort on the simulated host."""
         self.hypervisor.block_job_abort(dom, disk, flags)

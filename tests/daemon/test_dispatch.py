@@ -275,3 +275,37 @@ def test_generated_dispatcher_calls_the_api(proc, args, calls, ret):
     h.dispatch(1, m.RemoteConnectOpenArgs(None, 0))
     assert h.dispatch(proc, args) == ret
     assert conn.log == calls
+
+
+def test_block_job_info_is_awaited_when_the_driver_has_the_twin():
+    import asyncio
+
+    from minivirt import core
+    from minivirt.core import aio
+    from minivirt.daemon.dispatch import Handler
+    from minivirt.remote.protocol import messages as m
+    from minivirt.remote.protocol.procedures import Procedure
+    from minivirt.remote.protocol.runtime import uuid_to_bytes
+
+    def opener(uri, ro):
+        return core.open(uri)
+
+    h = Handler(
+        opener,
+        core.Domain,
+        "test:///default",
+        lambda p, msg: None,
+        (aio.domain_get_block_job_info_async, aio.has_async),
+    )
+    assert h.dispatch_async(Procedure.DOMAIN_GET_BLOCK_JOB_INFO, None) is None  # not open
+    h.dispatch(Procedure.CONNECT_OPEN, m.RemoteConnectOpenArgs(None, 0))
+    try:
+        dom = h._conn().lookup_by_name("test")
+        wire = m.RemoteNonnullDomain("test", uuid_to_bytes(dom.uuid_string()), dom.id)
+        args = m.RemoteDomainGetBlockJobInfoArgs(wire, "vda", 0)
+        coro = h.dispatch_async(Procedure.DOMAIN_GET_BLOCK_JOB_INFO, args)
+        assert coro is not None
+        assert asyncio.run(coro) == m.RemoteDomainGetBlockJobInfoRet(0, 0, 0, 0, 0)
+        assert h.dispatch_async(Procedure.DOMAIN_GET_STATE, None) is None  # no twin
+    finally:
+        h.cleanup()

@@ -16,8 +16,11 @@ from tests.daemon.daemon_process import DaemonProcess
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
 
-def make_pki(directory, cn="minivirt test CA"):
-    """A CA, and server and client certificates for 127.0.0.1 signed by it."""
+def make_pki(directory, cn="minivirt test CA", client_days="2", client_subj="/CN=client"):
+    """A CA, and server and client certificates for 127.0.0.1 signed by it.
+
+    ``client_days`` "-1" makes an expired client certificate.
+    """
     directory.mkdir()
 
     def openssl(*args):
@@ -49,7 +52,7 @@ def make_pki(directory, cn="minivirt test CA"):
             "-out",
             f"{role}.csr",
             "-subj",
-            f"/CN={role}",
+            client_subj if role == "client" else f"/CN={role}",
         )
         (directory / f"{role}.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
         openssl(
@@ -65,7 +68,7 @@ def make_pki(directory, cn="minivirt test CA"):
             "-out",
             f"{role}cert.pem",
             "-days",
-            "2",
+            client_days if role == "client" else "2",
             "-extfile",
             f"{role}.ext",
         )
@@ -136,3 +139,54 @@ def test_missing_certificates(tmp_path):
     assert info.value.message == (
         f"Cannot read CA certificate '{tmp_path}/cacert.pem': No such file or directory"
     )
+
+
+def _tls_uri(d, pki):
+    return f"qemu+tls://127.0.0.1:{d.tls_port}/system?pkipath={pki}"
+
+
+def _refused(uri):
+    with pytest.raises(VirError) as info:
+        conn = core.open(uri)
+        conn.get_type()  # TLS 1.3 may report the refusal on the first read
+    assert info.value.domain == ErrorDomain.RPC
+    assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
+
+
+def test_expired_client_certificate_is_refused(tmp_path):
+    pki = make_pki(tmp_path / "pki", client_days="-1")
+    d = DaemonProcess(tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki))
+    try:
+        _refused(_tls_uri(d, pki))
+        conn = core.open(d.url())  # the daemon goes on
+        assert conn.get_type() == "Test"
+        conn.close()
+    finally:
+        d.stop()
+
+
+def test_tls_allowed_dn_list(tmp_path):
+    pki = make_pki(tmp_path / "pki", client_subj="/C=GB/O=minivirt/CN=client")
+    config = tmp_path / "minivirtd.conf"
+    config.write_text('tls_allowed_dn_list = ["C=GB,O=minivirt,CN=admin*", "C=FR,*"]\n')
+    d = DaemonProcess(
+        tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki), "--config", str(config)
+    )
+    try:
+        _refused(_tls_uri(d, pki))
+        log = d.log_path.read_text()
+        assert "Client 127.0.0.1:" in log
+        assert "x509 Distinguished Name 'C=GB,O=minivirt,CN=client' is not on the list" in log
+        assert "procedure" not in log  # refused before any procedure ran
+    finally:
+        d.stop()
+    config.write_text('tls_allowed_dn_list = ["C=GB,O=minivirt,CN=cli?nt", "C=FR,*"]\n')
+    d = DaemonProcess(
+        tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki), "--config", str(config)
+    )
+    try:
+        conn = core.open(_tls_uri(d, pki))
+        assert conn.get_type() == "Test"
+        conn.close()
+    finally:
+        d.stop()

@@ -1,0 +1,68 @@
+"""The monitor's awaitable query and a shared loop (issue #14), on a scripted QMP peer."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from minivirt.qemu import monitor as monitor_mod
+from minivirt.qemu.monitor import MonitorLoop
+from minivirt.qemu.qmpreply import QemuBlockJob
+from tests.qemu.qmppeer import Reply
+from tests.qemu.test_monitor import JOB
+
+
+def test_query_block_jobs_awaited_from_another_loop(harness):
+    mon = harness.connect(harness.peer(script={"query-block-jobs": [Reply([JOB])]}))
+
+    async def ask():
+        return await mon.query_block_jobs_async()
+
+    assert asyncio.run(ask()) == (QemuBlockJob("drive-vda", "stream", 0, 10, 100, False),)
+
+
+def test_a_shared_loop_runs_the_monitor(sockdir):
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        monitor_mod.share_loop(loop, thread.ident)
+        mloop = MonitorLoop("shared")
+        assert mloop.loop is loop
+        assert not mloop.in_loop_thread()
+
+        async def where():
+            return threading.get_ident(), mloop.in_loop_thread()
+
+        assert mloop.run(where(), 5.0, "where") == (thread.ident, True)
+        mloop.close()  # a shared loop is its owner's: it keeps running
+        assert loop.is_running()
+    finally:
+        monitor_mod.share_loop(None)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    own = MonitorLoop("own")
+    try:
+        assert own.loop is not loop
+    finally:
+        own.close()
+
+
+def test_a_blocking_call_from_the_shared_loop_is_refused(sockdir):
+    loop = asyncio.new_event_loop()
+    try:
+        monitor_mod.share_loop(loop, threading.get_ident())
+        mloop = MonitorLoop("shared")
+
+        async def nothing():
+            return None
+
+        with pytest.raises(Exception) as info:
+            mloop.run(nothing(), 1.0, "nothing")
+        assert "cannot run 'nothing' on the monitor thread now" in str(info.value)
+    finally:
+        monitor_mod.share_loop(None)
+        loop.close()
