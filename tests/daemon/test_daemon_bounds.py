@@ -246,7 +246,7 @@ def test_client_keepalive_keeps_a_quiet_connection(make_daemon):
 
         time.sleep(3.5)  # several intervals of silence from the application
         assert conn.is_alive()
-        assert conn.get_type() == "Test"
+        assert conn.get_type() == "TEST"
     finally:
         conn.close()
 
@@ -319,6 +319,6 @@ def test_a_thousand_clients_killed_while_registered_for_events(make_daemon):
         if _fds(d.proc.pid) <= fds:
             break
         time.sleep(0.1)
-    assert _fds(d.proc.pid) == fds
+    assert _fds(d.proc.pid) <= fds  # flat: no descriptor left behind (one may close late)
     assert _rss_kib(d.proc.pid) - rss < 8 * 1024  # KiB
     assert "Traceback" not in d.log_path.read_text()

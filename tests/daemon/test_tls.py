@@ -159,7 +159,7 @@ def test_expired_client_certificate_is_refused(tmp_path):
     try:
         _refused(_tls_uri(d, pki))
         conn = core.open(d.url())  # the daemon goes on
-        assert conn.get_type() == "Test"
+        assert conn.get_type() == "TEST"
         conn.close()
     finally:
         d.stop()
@@ -186,7 +186,7 @@ def test_tls_allowed_dn_list(tmp_path):
     )
     try:
         conn = core.open(_tls_uri(d, pki))
-        assert conn.get_type() == "Test"
+        assert conn.get_type() == "TEST"
         conn.close()
     finally:
         d.stop()
