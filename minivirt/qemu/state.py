@@ -40,7 +40,7 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.qemu import process
+from minivirt.qemu import chain, process
 from minivirt.qemu.blockjob import event_status, job_type
 from minivirt.qemu.domain import ActiveJob, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
@@ -243,6 +243,11 @@ class QemuDriverState:
 
     def _launch(self, dom: DomainObj) -> None:
         defn = dom.defn
+        try:  # libvirt names a broken backing chain before QEMU runs
+            chain.check_disks(defn.disks)
+        except VirError:
+            dom.reason = int(DomainShutoffReason.FAILED)
+            raise
         binary = process.emulator_path(defn)
         dom.monitor_path = os.path.join(self.roots.run_dir, f"{defn.name}.monitor")
         dom.log_path = os.path.join(self.roots.log_dir, f"{defn.name}.log")
