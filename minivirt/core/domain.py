@@ -9,7 +9,6 @@ catch driver errors: a VirError from the driver reaches the caller as is.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -21,6 +20,7 @@ from minivirt.public import (
     DomainRef,
     DomainState,
 )
+from minivirt.public.logger import get_logger
 
 if TYPE_CHECKING:
     from minivirt.core.connection import Connection
@@ -40,7 +40,7 @@ __all__ = [
     "domain_undefine",
 ]
 
-log = logging.getLogger("minivirt.core")
+log = get_logger("minivirt.core")
 
 
 class Domain:

@@ -8,7 +8,6 @@ opened, as libvirt's virInitialize registers its drivers.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -73,6 +72,8 @@ def _setup_debug_logging() -> None:
     """``MINIVIRT_DEBUG=1`` sends minivirt's debug log to stderr, as ``LIBVIRT_DEBUG=1`` does."""
     if os.environ.get("MINIVIRT_DEBUG", "") in ("", "0"):
         return
+    import logging
+
     logger = logging.getLogger("minivirt")
     if logger.handlers:
         return

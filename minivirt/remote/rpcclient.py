@@ -14,7 +14,6 @@ import asyncio.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import socket
 import threading
@@ -22,12 +21,13 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.public.logger import get_logger
 from minivirt.remote.codec import Codec, Message, MessageStatus, MessageType, Role
 from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
 
 __all__ = ["RPCClient", "StreamSocket", "os_text", "system_error"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _RECV_SIZE: Final = 256 * 1024
 
