@@ -407,8 +407,11 @@ def _measure(
         side.admin("destroy", "bench")
 
     print("  floors", flush=True)
-    bare_qmp = [asyncio.run(bench_busy._bare_qmp(tmp, bench_busy._images(tmp, f"bare{i}")))
-                for i in range(ROUNDS)]  # fmt: skip
+    bare_qmp = []
+    for i in range(ROUNDS):
+        where = tmp / f"bare{i}"  # a fresh QMP socket path per round
+        where.mkdir()
+        bare_qmp.append(asyncio.run(bench_busy._bare_qmp(where, bench_busy._images(where, "b"))))
     floor = subprocess.Popen(
         [sys.executable, "-c", bench_remote._FLOOR_SERVER], stdout=subprocess.PIPE, text=True
     )
