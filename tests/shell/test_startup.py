@@ -24,6 +24,7 @@ FORBIDDEN = (
     "lark",
     "logging",
     "encodings.idna",
+    "signal",
     "xml",
     "minivirt.qemu",
     "minivirt.testdrv",
