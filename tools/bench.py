@@ -6,8 +6,8 @@ against, or None), ``ratio`` (value / baseline value, or None), and optionally
 ``spread`` and ``goal``.  Every ratio is measured within one run, on this
 machine, alternately: ``tools.bench_side`` starts a private libvirtd (the
 shared ``tools.libvirtd`` helper, which installs Debian's libvirt when missing)
-beside minivirtd.  ``tools.bench_busy`` and ``tools.bench_remote`` provide the
-floors (bare QMP loop, bare msgpack RPC) it measures.
+beside minivirtd; ``tools.bench_floors`` gives the floors it measures beside
+them (bare QMP loop, bare msgpack RPC).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def _fmt(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 

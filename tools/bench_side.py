@@ -21,7 +21,6 @@ RPC server, ``python -c pass``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -37,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools import bench_busy, bench_remote
+from tools import bench_floors
 from tools.libvirtd import PrivateLibvirtd, system_python
 
 __all__ = ["run"]
@@ -287,6 +286,8 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 
 def _spread(values: Sequence[float], digits: int = 0) -> str:
+    if len(values) == 1:
+        return "one reading"
     if len(values) >= 10:
         lo, hi, what = _pct(values, 0.1), _pct(values, 0.9), "p10-p90"
     else:
@@ -394,13 +395,16 @@ def _measure(
                 side, ev_disks[side.name], small, log
             )
     print("  one-shot list --all", flush=True)
-    shell: dict[str, list[float]] = {"minivirsh": [], "virsh": [], "pass": []}
+    shell: dict[str, list[float]] = {"minivirsh": [], "virsh": [], "pass": [], "imports": []}
+    imports = "import minivirt.shell.main, minivirt.shell.commands, minivirt.core, minivirt.wiring"
+    imports += ", minivirt.remote.client"
     minivirsh = [str(VENV_BIN / "minivirsh"), "-c", mini.uri, "list", "--all"]
     virsh = ["virsh", "-c", lv.tcp_uri, "list", "--all"]
     for _ in range(SHELL_ROUNDS):
         shell["minivirsh"].append(_wall_ms(minivirsh))
         shell["virsh"].append(_wall_ms(virsh))
         shell["pass"].append(_wall_ms([sys.executable, "-c", "pass"]))
+        shell["imports"].append(_wall_ms([sys.executable, "-c", imports]))
     print("  RSS with idle clients", flush=True)
     rss = {side.name: _idle_rss(side) for side in sides}
     for side in sides:
@@ -411,15 +415,15 @@ def _measure(
     for i in range(ROUNDS):
         where = tmp / f"bare{i}"  # a fresh QMP socket path per round
         where.mkdir()
-        bare_qmp.append(asyncio.run(bench_busy._bare_qmp(where, bench_busy._images(where, "b"))))
+        bare_qmp.append(bench_floors.bare_qmp_rate(where, SECONDS))
     floor = subprocess.Popen(
-        [sys.executable, "-c", bench_remote._FLOOR_SERVER], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", bench_floors.FLOOR_SERVER], stdout=subprocess.PIPE, text=True
     )
     try:
         assert floor.stdout is not None
         fport = int(floor.stdout.readline())
-        rpc1 = [2000 / sum(bench_remote._floor_calls(fport, 2000)) for _ in range(ROUNDS)]
-        rpc4 = [bench_remote._multi("floor", fport) for _ in range(ROUNDS)]
+        rpc1 = [bench_floors.floor_rate_1(fport) for _ in range(ROUNDS)]
+        rpc4 = [bench_floors.floor_rate_n(fport, 4, SECONDS) for _ in range(ROUNDS)]
     finally:
         floor.kill()
         floor.wait()
@@ -441,6 +445,8 @@ def _measure(
         _row("one-shot `list --all` over qemu+tcp: minivirsh (baseline: virsh)",
              shell["minivirsh"], shell["virsh"], "ms", "<= 2.0", 1),
         _floor("python -c pass", shell["pass"], "ms", 1),
+        _floor("python importing the one-shot client path, no connection", shell["imports"],
+               "ms", 1),
         _row(f"daemon RSS with {IDLE_CLIENTS} idle connected clients",
              [rss["minivirtd"][1]], [rss["libvirtd"][1]], "MiB", "<= 40 MiB", 1),
         _row("daemon RSS before them (2 domains running)", [rss["minivirtd"][0]],
