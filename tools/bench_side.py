@@ -296,7 +296,7 @@ def _spread(values: Sequence[float], digits: int = 0) -> str:
 
 
 def _row(name: str, mini: Sequence[float], lv: Sequence[float] | None, unit: str, goal: str,
-         digits: int = 0) -> dict[str, Any]:  # fmt: skip
+         digits: int = 0, who: str = "libvirtd") -> dict[str, Any]:  # fmt: skip
     m = statistics.median(mini)
     row: dict[str, Any] = {
         "name": name,
@@ -309,7 +309,7 @@ def _row(name: str, mini: Sequence[float], lv: Sequence[float] | None, unit: str
     }
     if lv:
         b = statistics.median(lv)
-        row["baseline"] = f"libvirtd {b:,.{digits}f} ({_spread(lv, digits)})"
+        row["baseline"] = f"{who} {b:,.{digits}f} ({_spread(lv, digits)})"
         row["ratio"] = round(m / b, 3) if b else None
     return row
 
@@ -443,7 +443,7 @@ def _measure(
         _row("BLOCK_JOB event: QEMU's event timestamp -> remote python callback",
              ev["minivirtd"], ev["libvirtd"], "ms", "<= 1 ms", 3),
         _row("one-shot `list --all` over qemu+tcp: minivirsh (baseline: virsh)",
-             shell["minivirsh"], shell["virsh"], "ms", "<= 2.0", 1),
+             shell["minivirsh"], shell["virsh"], "ms", "<= 2.0", 1, "virsh"),
         _floor("python -c pass", shell["pass"], "ms", 1),
         _floor("python importing the one-shot client path, no connection", shell["imports"],
                "ms", 1),
