@@ -5,22 +5,32 @@ Parsing only; which driver serves a URI is decided by the registry.
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.public.values import FrozenValue, init_fields
 
 __all__ = ["URI"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class URI:
+class URI(FrozenValue):
     """A parsed connection URI (libvirt's virURI).
 
     ``qemu+tcp://host:1234/system?x=1`` gives scheme "qemu", transport "tcp",
     host "host", port 1234, path "/system", query {"x": "1"}.
     """
 
+    __slots__ = ("host", "path", "port", "query", "scheme", "text", "transport", "user")
+    _fields = __match_args__ = (
+        "scheme",
+        "transport",
+        "host",
+        "port",
+        "path",
+        "query",
+        "user",
+        "text",
+    )
     scheme: str
     transport: str | None
     host: str
@@ -29,6 +39,19 @@ class URI:
     query: dict[str, str]
     user: str | None
     text: str
+
+    def __init__(
+        self,
+        scheme: str,
+        transport: str | None,
+        host: str,
+        port: int | None,
+        path: str,
+        query: dict[str, str],
+        user: str | None,
+        text: str,
+    ) -> None:
+        init_fields(self, scheme, transport, host, port, path, query, user, text)
 
     @classmethod
     def parse(cls, text: str) -> URI:

@@ -25,6 +25,8 @@ FORBIDDEN = (
     "logging",
     "encodings.idna",
     "signal",
+    "dataclasses",
+    "inspect",
     "xml",
     "minivirt.qemu",
     "minivirt.testdrv",
