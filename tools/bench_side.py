@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -274,10 +275,16 @@ def _idle_rss(side: Side) -> tuple[float, float]:
     return before, with_clients
 
 
-def _wall_ms(argv: list[str]) -> float:
+def _wall_ms(argv: list[str], cpu: list[float] | None = None) -> float:
+    """Wall time of one run in ms; its CPU time (user + sys, ms) goes to ``cpu``."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - t0) * 1000
+    wall = (time.perf_counter() - t0) * 1000
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
+    return wall
 
 
 def _pct(values: Sequence[float], q: float) -> float:
@@ -395,14 +402,16 @@ def _measure(
                 side, ev_disks[side.name], small, log
             )
     print("  one-shot list --all", flush=True)
-    shell: dict[str, list[float]] = {"minivirsh": [], "virsh": [], "pass": [], "imports": []}
+    shell: dict[str, list[float]] = {
+        k: [] for k in ("minivirsh", "virsh", "pass", "imports", "minivirsh-cpu", "virsh-cpu")
+    }
     imports = "import minivirt.shell.main, minivirt.shell.commands, minivirt.core, minivirt.wiring"
     imports += ", minivirt.remote.client"
     minivirsh = [str(VENV_BIN / "minivirsh"), "-c", mini.uri, "list", "--all"]
     virsh = ["virsh", "-c", lv.tcp_uri, "list", "--all"]
     for _ in range(SHELL_ROUNDS):
-        shell["minivirsh"].append(_wall_ms(minivirsh))
-        shell["virsh"].append(_wall_ms(virsh))
+        shell["minivirsh"].append(_wall_ms(minivirsh, shell["minivirsh-cpu"]))
+        shell["virsh"].append(_wall_ms(virsh, shell["virsh-cpu"]))
         shell["pass"].append(_wall_ms([sys.executable, "-c", "pass"]))
         shell["imports"].append(_wall_ms([sys.executable, "-c", imports]))
     print("  RSS with idle clients", flush=True)
@@ -444,6 +453,8 @@ def _measure(
              ev["minivirtd"], ev["libvirtd"], "ms", "<= 1 ms", 3),
         _row("one-shot `list --all` over qemu+tcp: minivirsh (baseline: virsh)",
              shell["minivirsh"], shell["virsh"], "ms", "<= 2.0", 1, "virsh"),
+        _row("  same, CPU time (user + sys) of the process", shell["minivirsh-cpu"],
+             shell["virsh-cpu"], "ms", "", 1, "virsh"),
         _floor("python -c pass", shell["pass"], "ms", 1),
         _floor("python importing the one-shot client path, no connection", shell["imports"],
                "ms", 1),
