@@ -50,75 +50,7 @@ SHELL_ROUNDS = 15
 IDLE_CLIENTS = 100
 VENV_BIN = Path(sys.executable).parent
 
-CLIENT = r"""
-import json, sys, threading, time
-kind, mode, uri = sys.argv[1:4]
-args = sys.argv[4:]
-if kind == "libvirt":
-    import libvirt
-else:
-    import minivirt.bindings as libvirt
-
-if mode == "calls":
-    conn = libvirt.open(uri)
-    dom = conn.lookupByName(args[0])
-    seconds = float(args[1])
-    dom.blockJobInfo("vda", 0)
-    print("ready", flush=True)
-    sys.stdin.readline()
-    count, end = 0, time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        dom.blockJobInfo("vda", 0)
-        count += 1
-    print(count, flush=True)
-elif mode == "events":
-    libvirt.virEventRegisterDefaultImpl()
-    def spin():
-        while True:
-            libvirt.virEventRunDefaultImpl()
-    threading.Thread(target=spin, daemon=True).start()
-    conn = libvirt.open(uri)
-    dom = conn.lookupByName(args[0])
-    got, stamps, cond = [], [], threading.Condition()
-    def on_job(c, d, disk, jtype, status, opaque):
-        now = time.time()
-        with cond:
-            got.append(now)
-            cond.notify_all()
-    conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_JOB, on_job, None)
-    if kind == "libvirt":
-        import libvirt_qemu
-        def on_qmp(c, d, event, seconds, micros, details, opaque):
-            stamps.append(seconds + micros / 1e6)
-        libvirt_qemu.qemuMonitorEventRegister(conn, dom, "BLOCK_JOB_COMPLETED", on_qmp, None, 0)
-    for i, disk in enumerate(args[1:]):
-        dom.blockPull(disk, 0, 0)
-        with cond:
-            cond.wait_for(lambda: len(got) > i, 30)
-        time.sleep(0.05)
-    time.sleep(0.2)
-    print(json.dumps({"callbacks": got, "qemu": stamps}), flush=True)
-elif mode == "idle":
-    conns = [libvirt.open(uri) for _ in range(int(args[0]))]
-    for c in conns:
-        c.getLibVersion()
-    print("ready", flush=True)
-    sys.stdin.readline()
-elif mode == "admin":
-    conn = libvirt.open(uri)
-    action = args[0]
-    if action == "define":
-        conn.defineXML(open(args[1]).read())
-    elif action == "start":
-        conn.lookupByName(args[1]).create()
-    elif action == "destroy":
-        conn.lookupByName(args[1]).destroy()
-    elif action == "pull":
-        conn.lookupByName(args[1]).blockPull(args[2], int(args[3]), 0)
-    elif action == "abort":
-        conn.lookupByName(args[1]).blockJobAbort(args[2], 0)
-    conn.close()
-"""
+CLIENT = str(Path(__file__).with_name("bench_client.py"))
 
 DAEMON_BOOT = r"""
 import logging, sys
@@ -142,7 +74,7 @@ class Side:
 
     def client(self, mode: str, *args: str, **kw: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [self.python, "-c", CLIENT, self.kind, mode, self.uri, *args],
+            [self.python, CLIENT, self.kind, mode, self.uri, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -151,7 +83,7 @@ class Side:
 
     def admin(self, *args: str) -> None:
         proc = subprocess.run(
-            [self.python, "-c", CLIENT, self.kind, "admin", self.uri, *args],
+            [self.python, CLIENT, self.kind, "admin", self.uri, *args],
             capture_output=True,
             text=True,
         )
