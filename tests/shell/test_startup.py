@@ -27,6 +27,8 @@ FORBIDDEN = (
     "signal",
     "dataclasses",
     "inspect",
+    "urllib.parse",
+    "ipaddress",
     "xml",
     "minivirt.qemu",
     "minivirt.testdrv",
