@@ -1,9 +1,13 @@
 """`make bench`: run every benchmark side by side with its baseline, write docs/benchmarks.md.
 
-Each ``tools/bench_*.py`` module offers ``run() -> list[dict]`` whose rows have
+Each module in ``BENCHES`` offers ``run() -> list[dict]`` whose rows have
 ``name``, ``value``, ``unit``, ``baseline`` (a text naming what the ratio is
-against, or None) and ``ratio`` (value / baseline value, or None).  Every
-ratio is measured within one run, on this machine, at the same time.
+against, or None), ``ratio`` (value / baseline value, or None), and optionally
+``spread`` and ``goal``.  Every ratio is measured within one run, on this
+machine, alternately: ``tools.bench_side`` starts a private libvirtd (the
+shared ``tools.libvirtd`` helper, which installs Debian's libvirt when missing)
+beside minivirtd; ``tools.bench_floors`` gives the floors it measures beside
+them (bare QMP loop, bare msgpack RPC).
 """
 
 from __future__ import annotations
@@ -21,11 +25,10 @@ from typing import Any
 __all__ = ["BENCHES", "main"]
 
 BENCHES = (
-    ("Block pull through minivirt (issue 3)", "tools.bench_pull"),
-    ("blockJobInfo over qemu+tcp against a running pull (issue 3, item 8)", "tools.bench_busy"),
-    ("Remote calls and events over qemu+tcp (issue 4)", "tools.bench_remote"),
-    ("minivirsh one-shot start-up (issue 5)", "tools.bench_shell"),
-)
+    ("minivirtd and libvirtd 9.0 side by side, alternately, on real QEMU (issue 14)",
+     "tools.bench_side"),
+    ("Block pull of 1 GiB through minivirt (issue 3, issue 14)", "tools.bench_pull"),
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +67,8 @@ def _fmt(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Written by `make bench` (tools/bench.py). Each figure sits beside its baseline,",
         "measured in the same run on the same machine; ratios are value / baseline.",
+        "libvirtd is Debian's 9.0, started privately by tools/libvirtd.py and measured",
+        "alternately with minivirtd (rounds interleave the two); medians are reported with",
+        "their spread (min-max over rounds, or p10-p90 over samples). The machine is",
+        "shared: compare ratios of one run, not figures across runs.",
         "",
         f"- machine: {_machine()}",
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
@@ -93,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             lines += ["benchmark failed: see the output of `make bench`.", ""]
             continue
-        lines += ["| measure | value | unit | baseline | ratio |", "|---|---|---|---|---|"]
+        lines += [
+            "| measure | median | unit | spread | baseline (same run) | ratio | goal |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in rows:
-            cells = [row["name"], _fmt(row["value"]), row["unit"], row.get("baseline") or "-"]
-            cells.append(_fmt(row.get("ratio")))
+            cells = [row["name"], _fmt(row["value"]), row["unit"], row.get("spread") or "-"]
+            cells += [row.get("baseline") or "-", _fmt(row.get("ratio")), row.get("goal") or "-"]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
             print("  " + " | ".join(str(c) for c in cells), flush=True)
         notes = [row["note"] for row in rows if row.get("note")]

@@ -5,7 +5,11 @@ exports virEventRegisterDefaultImpl beside the domain API.
 
 Core checks arguments in libvirt's order and dispatches to drivers through
 the registry; it never imports a driver (``minivirt.wiring`` registers them).
+The event-loop names are resolved on first use (PEP 562), so that a one-shot
+client that never waits for an event does not import the event loop.
 """
+
+from typing import TYPE_CHECKING
 
 from minivirt.core.checks import UINT_MASK, ULONG_MASK
 from minivirt.core.connection import LIB_VERSION, Connection, Domain, open, open_read_only
@@ -33,22 +37,24 @@ from minivirt.core.registry import (
     set_server_mode,
 )
 from minivirt.core.uri import URI
-from minivirt.events import (
-    EVENT_HANDLE_ERROR,
-    EVENT_HANDLE_HANGUP,
-    EVENT_HANDLE_READABLE,
-    EVENT_HANDLE_WRITABLE,
-    EventLoopThread,
-    event_add_handle,
-    event_add_timeout,
-    event_register_default_impl,
-    event_register_impl,
-    event_remove_handle,
-    event_remove_timeout,
-    event_run_default_impl,
-    event_update_handle,
-    event_update_timeout,
-)
+
+if TYPE_CHECKING:
+    from minivirt.events import (
+        EVENT_HANDLE_ERROR,
+        EVENT_HANDLE_HANGUP,
+        EVENT_HANDLE_READABLE,
+        EVENT_HANDLE_WRITABLE,
+        EventLoopThread,
+        event_add_handle,
+        event_add_timeout,
+        event_register_default_impl,
+        event_register_impl,
+        event_remove_handle,
+        event_remove_timeout,
+        event_run_default_impl,
+        event_update_handle,
+        event_update_timeout,
+    )
 
 __all__ = [
     "connect_set_keep_alive",
@@ -94,3 +100,33 @@ __all__ = [
     "registered_drivers",
     "set_server_mode",
 ]
+
+
+_EVENT_NAMES = frozenset(
+    {
+        "EVENT_HANDLE_ERROR",
+        "EVENT_HANDLE_HANGUP",
+        "EVENT_HANDLE_READABLE",
+        "EVENT_HANDLE_WRITABLE",
+        "EventLoopThread",
+        "event_add_handle",
+        "event_add_timeout",
+        "event_register_default_impl",
+        "event_register_impl",
+        "event_remove_handle",
+        "event_remove_timeout",
+        "event_run_default_impl",
+        "event_update_handle",
+        "event_update_timeout",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EVENT_NAMES:
+        from minivirt import events
+
+        value = getattr(events, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

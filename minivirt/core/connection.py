@@ -9,7 +9,6 @@ opaque)`` for block job events; they run in the application's event loop.
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 import threading
@@ -32,10 +31,11 @@ from minivirt.public import (
     HypervisorDriver,
     LifecycleEvent,
 )
+from minivirt.public.logger import get_logger
 
 __all__ = ["LIB_VERSION", "Connection", "Domain", "open", "open_read_only"]
 
-log = logging.getLogger("minivirt.core")
+log = get_logger("minivirt.core")
 
 #: The libvirt version whose API surface minivirt follows (major*1e6 + minor*1e3 + micro).
 LIB_VERSION: Final = 9_000_000

@@ -11,7 +11,6 @@ catch driver errors: a VirError from the driver reaches the caller as is.
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 from minivirt.core import checks
@@ -24,6 +23,7 @@ from minivirt.public import (
     DriverSlot,
     HypervisorDriver,
 )
+from minivirt.public.logger import get_logger
 
 __all__ = [
     "DomainHandle",
@@ -45,7 +45,7 @@ __all__ = [
     "domain_undefine",
 ]
 
-log = logging.getLogger("minivirt.core")
+log = get_logger("minivirt.core")
 
 
 class HandleOwner(Protocol):

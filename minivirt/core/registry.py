@@ -12,7 +12,6 @@ every slot is filled or declared in ``unsupported_slots``.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -81,6 +80,8 @@ def _setup_debug_logging() -> None:
     """``MINIVIRT_DEBUG=1`` sends minivirt's debug log to stderr, as ``LIBVIRT_DEBUG=1`` does."""
     if os.environ.get("MINIVIRT_DEBUG", "") in ("", "0"):
         return
+    import logging
+
     logger = logging.getLogger("minivirt")
     if logger.handlers:
         return

@@ -11,13 +11,14 @@ application's loop.  This module owns the loop; it knows nothing of domains.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import select
 import threading
 import time
 from collections.abc import Callable
 from typing import Final, Protocol
+
+from minivirt.public.logger import get_logger
 
 __all__ = [
     "EVENT_HANDLE_ERROR",
@@ -41,7 +42,7 @@ __all__ = [
     "event_update_timeout",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 EVENT_HANDLE_READABLE: Final = 1
 EVENT_HANDLE_WRITABLE: Final = 2

@@ -11,7 +11,6 @@ it.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 
 from minivirt.events import loop
@@ -23,10 +22,11 @@ from minivirt.public import (
     EventCallback,
     VirError,
 )
+from minivirt.public.logger import get_logger
 
 __all__ = ["EventState"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
-from minivirt.qemu import process, security
+from minivirt.qemu import chain, process, security
 from minivirt.qemu.domain import DRIVER, DomainObj, not_running
 from minivirt.qemu.monitor import Monitor, MonitorLoop
 from minivirt.qemu.paths import StateRoots
@@ -245,6 +245,11 @@ class QemuDriverState:
 
     def _launch(self, dom: DomainObj) -> None:
         defn = validate_for_qemu(dom.defn)
+        try:  # libvirt names a broken backing chain before QEMU runs
+            chain.check_disks(defn.disks)
+        except VirError:
+            dom.reason = int(DomainShutoffReason.FAILED)
+            raise
         binary = process.emulator_path(defn)
         dom.monitor_path = os.path.join(self.roots.run_dir, f"{defn.name}.monitor")
         dom.log_path = os.path.join(self.roots.log_dir, f"{defn.name}.log")

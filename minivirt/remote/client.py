@@ -11,12 +11,10 @@ Must not: import asyncio (fast start for the shell) or minivirt.core.
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
-from typing import Final, TypeVar, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
-from minivirt.events import EventState
 from minivirt.public import (
     BlockJobEvent,
     BlockJobInfo,
@@ -28,6 +26,7 @@ from minivirt.public import (
     LifecycleEvent,
     VirError,
 )
+from minivirt.public.logger import get_logger
 from minivirt.remote.codec import Message
 from minivirt.remote.protocol import messages as m
 from minivirt.remote.protocol.client_stubs import ClientStubs
@@ -35,9 +34,12 @@ from minivirt.remote.protocol.procedures import Procedure
 from minivirt.remote.protocol.runtime import WireStruct, uuid_from_bytes, uuid_to_bytes
 from minivirt.remote.rpcclient import RPCClient, StreamSocket, os_text, system_error
 
+if TYPE_CHECKING:
+    from minivirt.events import EventState
+
 __all__ = ["VIR_CONNECT_RO", "RemoteDriver", "connect_tcp", "connect_tls", "connect_unix"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: virConnectFlags: VIR_CONNECT_RO, sent in CONNECT_OPEN's flags.
 VIR_CONNECT_RO: Final = 1
@@ -48,7 +50,10 @@ R = TypeVar("R")
 def connect_tcp(host: str, port: int) -> socket.socket:
     """A connected TCP socket; SYSTEM_ERROR (RPC) with libvirt's text on failure."""
     try:
-        sock = socket.create_connection((host, port))
+        # An ASCII host goes as bytes: getaddrinfo would import the idna codec for a str
+        # (typeshed says str, CPython takes both).
+        address = (host.encode() if host.isascii() else host, port)
+        sock = socket.create_connection(address)  # type: ignore[arg-type]
     except OSError as exc:
         raise system_error(
             f"unable to connect to server at '{host}:{port}': {os_text(exc)}"
@@ -96,7 +101,7 @@ class RemoteDriver(ClientStubs):
 
     def __init__(self, sock: StreamSocket) -> None:
         self._rpc = RPCClient(sock, self._event)
-        self._events = EventState()
+        self._event_state: EventState | None = None  # made with the first callback
         self._event_lock = threading.Lock()
         self._callback_events: dict[int, int] = {}
 
@@ -119,7 +124,8 @@ class RemoteDriver(ClientStubs):
             except VirError as exc:
                 log.debug("CONNECT_CLOSE failed: %s", exc)
         self._rpc.close()
-        self._events.close()
+        if self._event_state is not None:
+            self._event_state.close()
 
     def is_alive(self) -> bool:
         """connectIsAlive: the connection has not failed or been closed."""
@@ -138,7 +144,18 @@ class RemoteDriver(ClientStubs):
 
     # -- events -------------------------------------------------------------
 
+    @property
+    def _events(self) -> EventState:
+        # A one-shot client never registers a callback: it need not import the events package.
+        if self._event_state is None:
+            from minivirt.events import EventState
+
+            self._event_state = EventState()
+        return self._event_state
+
     def _event(self, msg: Message) -> None:
+        if self._event_state is None:
+            return  # no callback was ever registered
         body = msg.body
         if isinstance(body, m.RemoteDomainEventLifecycleMsg):
             self._events.queue(LifecycleEvent(_ref(body.dom), body.event, body.detail))

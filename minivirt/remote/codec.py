@@ -17,7 +17,6 @@ event loop; it is not thread-safe (one reader per codec).
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import struct
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from typing import Final
 import msgpack
 
 from minivirt.public.errors import VirError
+from minivirt.public.values import FrozenValue, init_fields
 from minivirt.remote.protocol.messages import (
     QEMU_PROGRAM,
     QEMU_PROTOCOL_VERSION,
@@ -117,10 +117,11 @@ class Role(enum.Enum):
     SERVER = "server"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Header:
+class Header(FrozenValue):
     """virNetMessageHeader."""
 
+    __slots__ = ("procedure", "program", "serial", "status", "type", "version")
+    _fields = __match_args__ = ("program", "version", "procedure", "type", "serial", "status")
     program: int
     version: int
     procedure: int
@@ -128,9 +129,13 @@ class Header:
     serial: int
     status: int
 
+    def __init__(
+        self, program: int, version: int, procedure: int, type: int, serial: int, status: int
+    ) -> None:
+        init_fields(self, program, version, procedure, type, serial, status)
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Message:
+
+class Message(FrozenValue):
     """One decoded frame: its header fields and its typed body.
 
     ``body`` is the procedure's args (CALL), ret (REPLY OK) or msg (MESSAGE)
@@ -139,12 +144,25 @@ class Message:
     body is None.
     """
 
+    __slots__ = ("body", "procedure", "program", "serial", "status", "type")
+    _fields = __match_args__ = ("procedure", "type", "serial", "status", "body", "program")
     procedure: int
     type: int
     serial: int
     status: int
     body: WireStruct | VirError | None
-    program: int = REMOTE_PROGRAM
+    program: int
+
+    def __init__(
+        self,
+        procedure: int,
+        type: int,
+        serial: int,
+        status: int,
+        body: WireStruct | VirError | None,
+        program: int = REMOTE_PROGRAM,
+    ) -> None:
+        init_fields(self, procedure, type, serial, status, body, program)
 
 
 def error_to_wire(err: VirError) -> RemoteError:

@@ -18,7 +18,6 @@ import asyncio.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import socket
 import threading
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.public.logger import get_logger
 from minivirt.remote.codec import (
     KEEPALIVE_PING,
     KEEPALIVE_PONG,
@@ -41,7 +41,7 @@ from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
 
 __all__ = ["RPCClient", "StreamSocket", "keepalive_timeout", "os_text", "system_error"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _RECV_SIZE: Final = 256 * 1024
 

@@ -10,7 +10,6 @@ through ``minivirt.core`` handles given by the Control.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -199,6 +198,8 @@ class _JobWait:
 @contextmanager
 def sigint_to(ctl: Control, wake: threading.Event) -> Iterator[None]:
     """While waiting, Ctrl-C sets ``ctl.interrupted`` (virsh's intCaught) instead of raising."""
+    import signal  # here: building its enums costs every one-shot command a millisecond
+
     ctl.interrupted.clear()
 
     def handler(signum: int, frame: object) -> None:

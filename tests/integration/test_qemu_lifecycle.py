@@ -132,16 +132,18 @@ def test_define_clashes(qemu_driver, domain_yaml):
     assert [r.name for r in qemu_driver.list_all_domains(0)] == ["one"]
 
 
-def test_start_failure_reports_qemu_message(qemu_driver, images, domain_yaml):
-    missing = images.path("missing.qcow2")
-    ref = qemu_driver.domain_define_xml(domain_yaml("broken", [("vda", missing)]), 0)
+def test_start_failure_reports_qemu_message(qemu_driver, images, domain_yaml, tmp_path):
+    # A raw disk that is a directory passes libvirt's chain check; QEMU refuses it.
+    folder = tmp_path / "folder.img"
+    folder.mkdir()
+    ref = qemu_driver.domain_define_xml(domain_yaml("broken", [("vda", str(folder))], "raw"), 0)
     with pytest.raises(VirError) as exc:
         qemu_driver.domain_create(ref, 0)
     assert exc.value.code == ErrorNumber.INTERNAL_ERROR
     assert exc.value.message.startswith(
         "internal error: process exited while connecting to monitor: "
     )
-    assert "missing.qcow2" in exc.value.message
+    assert "folder.img" in exc.value.message
     assert qemu_driver.domain_get_state(ref, 0) == (DomainState.SHUTOFF, DomainShutoffReason.FAILED)
 
 

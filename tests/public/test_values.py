@@ -87,11 +87,34 @@ def test_error_numbers_have_no_gaps_up_to_access_denied() -> None:
 
 def test_block_job_info_fields_in_libvirt_order() -> None:
     info = p.BlockJobInfo(1, 10, 5, 100)
-    assert [f for f in info.__dataclass_fields__] == ["type", "bandwidth", "cur", "end"]
+    assert info.__match_args__ == ("type", "bandwidth", "cur", "end")
     assert info.type_name == "PULL"
     assert p.BlockJobInfo(99, 0, 0, 0).type_name == "UNKNOWN"
     with pytest.raises(AttributeError):
         info.cur = 6  # type: ignore[misc]
+
+
+def test_values_are_frozen_slotted_and_compare_by_fields() -> None:
+    ref = p.DomainRef("d", "00000000-0000-0000-0000-000000000001", 1)
+    same = p.DomainRef(name="d", uuid="00000000-0000-0000-0000-000000000001", id=1)
+    assert ref == same and hash(ref) == hash(same) and ref != p.DomainRef("d", ref.uuid)
+    assert p.DomainRef("d", ref.uuid).id == -1
+    assert repr(ref) == "DomainRef(name='d', uuid='00000000-0000-0000-0000-000000000001', id=1)"
+    assert not hasattr(ref, "__dict__")
+    with pytest.raises(AttributeError):
+        del ref.name  # type: ignore[misc]
+    event = p.BlockJobEvent(ref, "vda", 1, 0, id=16)
+    assert event.__match_args__ == ("dom", "disk", "type", "status", "id")
+    assert event != p.LifecycleEvent(ref, 1, 0) and event != (ref, "vda", 1, 0, 16)
+    assert p.LifecycleEvent(ref, 2, 0) == p.LifecycleEvent(ref, 2, 0)
+    info = p.DomainInfo(1, 65536, 65536, 1, 0)
+    for value in (ref, event, info, p.BlockJobInfo(1, 0, 5, 10), p.LifecycleEvent(ref, 2, 0)):
+        assert pickle.loads(pickle.dumps(value)) == value
+    match event:
+        case p.BlockJobEvent(dom, disk, _, status, 16):
+            assert (dom, disk, status) == (ref, "vda", 0)
+        case _:
+            pytest.fail("no match")
 
 
 def test_block_job_event_ids() -> None:

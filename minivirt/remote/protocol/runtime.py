@@ -9,11 +9,11 @@ base classes.  Must not: import lark, touch sockets, threads or clocks.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, Self, TypeVar
 
 from minivirt.public.errors import ErrorDomain, ErrorLevel, ErrorNumber, VirError
+from minivirt.public.values import FrozenValue, init_fields
 
 __all__ = [
     "ClientStubBase",
@@ -109,10 +109,31 @@ class WireValue:
         return f"{type(self).__name__}({fields})"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ProcedureInfo:
+class ProcedureInfo(FrozenValue):
     """One row of the procedure table."""
 
+    __slots__ = (
+        "api",
+        "args",
+        "generate",
+        "msg",
+        "name",
+        "number",
+        "priority_high",
+        "readonly_allowed",
+        "ret",
+    )
+    _fields = __match_args__ = (
+        "number",
+        "name",
+        "api",
+        "args",
+        "ret",
+        "msg",
+        "readonly_allowed",
+        "priority_high",
+        "generate",
+    )
     number: int
     name: str
     api: str
@@ -122,6 +143,22 @@ class ProcedureInfo:
     readonly_allowed: bool
     priority_high: bool
     generate: str
+
+    def __init__(
+        self,
+        number: int,
+        name: str,
+        api: str,
+        args: type[WireStruct] | None,
+        ret: type[WireStruct] | None,
+        msg: type[WireStruct] | None,
+        readonly_allowed: bool,
+        priority_high: bool,
+        generate: str,
+    ) -> None:
+        init_fields(
+            self, number, name, api, args, ret, msg, readonly_allowed, priority_high, generate
+        )
 
 
 # -- encode side: misuse by this process -> LocalProtocolError ---------------
