@@ -9,15 +9,14 @@ Must not: import a driver or know QMP/HMP syntax (the driver does).
 
 from __future__ import annotations
 
-import logging
-
 from minivirt.core import checks
 from minivirt.core.domain import DomainHandle, check_domain
 from minivirt.public import DomainQemuMonitorCommandFlags, ErrorDomain
+from minivirt.public.logger import get_logger
 
 __all__ = ["DomainQemuMonitorCommandFlags", "domain_qemu_monitor_command"]
 
-log = logging.getLogger("minivirt.core")
+log = get_logger("minivirt.core")
 
 
 def domain_qemu_monitor_command(dom: DomainHandle, cmd: str, flags: int = 0) -> str:

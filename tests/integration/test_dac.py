@@ -194,17 +194,18 @@ def test_owners_come_back_after_a_daemon_restart(tmp_path, system_root, images_d
         assert third.stop() == 0
 
 
-def test_start_refused_when_an_image_cannot_be_given(tmp_path, system_root, images_dir, event_loop):
+def test_start_refused_before_any_image_is_given(tmp_path, system_root, images_dir, event_loop):
+    # libvirt checks every disk's chain (qemuDomainDetermineDiskChain) before the
+    # security driver labels anything: an image it cannot reach refuses the start
+    # with the storage error, and no image changes owner.  The refusal of the DAC
+    # driver itself is tests/qemu/test_security.py::test_a_failed_lend_changes_nothing.
     template, top = make_chain(images_dir)
     before = {p: owner(p) for p in (template, top)}
     loop = os.path.join(images_dir, "loop.img")
-    os.symlink(loop, loop)  # chown fails with ELOOP
+    os.symlink(loop, loop)  # ELOOP for every access
     daemon = DaemonProcess(tmp_path, uri=f"qemu:///system?root={system_root}")
     try:
         conn = _connect(daemon)
-        import pwd
-
-        uid, gid = pwd.getpwnam(USER).pw_uid, pwd.getpwnam(USER).pw_gid
         dom = conn.define_xml(
             "name: guest\nmemory: 64\ndisks:\n"
             f"  - {{target: vda, source: '{top}'}}\n"
@@ -214,9 +215,8 @@ def test_start_refused_when_an_image_cannot_be_given(tmp_path, system_root, imag
             dom.create()
         assert (exc.value.code, exc.value.domain, exc.value.message) == (
             ErrorNumber.SYSTEM_ERROR,
-            ErrorDomain.SECURITY,
-            f"unable to set user and group to '{uid}:{gid}' on '{loop}': "
-            "Too many levels of symbolic links",
+            ErrorDomain.STORAGE,
+            f"Cannot access storage file '{loop}': Too many levels of symbolic links",
         )
         assert not dom.is_active()
         assert {p: owner(p) for p in (template, top)} == before  # vda's images given back

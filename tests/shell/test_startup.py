@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.remote.daemon_process import DaemonProcess
+from tests.daemon.daemon_process import DaemonProcess
 
 FORBIDDEN = (
     "asyncio",
@@ -36,7 +36,7 @@ FORBIDDEN = (
     "minivirt.events",
     "minivirt.bindings",
     "minivirt.daemon",
-    "minivirt.remote.daemon",
+    "minivirt.daemon",
     "minivirt.remote.dispatch",
     "minivirt.remote.protocol.server_stubs",
     "minivirt.remote.protocol.spec",
