@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from minivirt.conf.domain_xml import format_xml, parse_xml
 from minivirt.conf.domain_yaml import format_yaml, parse_yaml
+from minivirt.conf.qemu_xml import format_qemu_xml
 from minivirt.conf.model import (
     DISK_BUSES,
     DISK_FORMATS,
@@ -34,6 +35,7 @@ __all__ = [
     "DomainDef",
     "disk_alias",
     "disk_index",
+    "format_qemu_xml",
     "format_xml",
     "format_yaml",
     "new_uuid",

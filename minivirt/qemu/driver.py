@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Final
 
-from minivirt.conf import format_xml
+from minivirt.conf import format_qemu_xml
 from minivirt.public import (
     BlockJobInfo,
     ConnectListAllDomainsFlags,
@@ -67,9 +67,15 @@ def open_driver(uri: ConnectURI, read_only: bool = False) -> QemuConnection | No
         state = _states.get(roots.key)
         if state is None:
             state = QemuDriverState(roots)
+            state.reserve_id(_last_ids.get(roots.key, 0))
             _states[roots.key] = state
         state.connections += 1
     return QemuConnection(state, roots, read_only)
+
+
+#: The last domain id each dropped state handed out: ids keep growing for the
+#: life of the process, as libvirtd's do, even when every connection closed.
+_last_ids: dict[str, int] = {}
 
 
 def _release(state: QemuDriverState) -> None:
@@ -79,7 +85,13 @@ def _release(state: QemuDriverState) -> None:
             return
         if _states.get(state.roots.key) is state:
             del _states[state.roots.key]
+            _last_ids[state.roots.key] = state.last_id()
     state.shutdown()
+
+
+def _qemu_user() -> tuple[int, int]:
+    """The (uid, gid) QEMU runs as: minivirt starts it as itself."""
+    return os.getuid(), os.getgid()
 
 
 def _cpu_time_ns(pid: int) -> int:
@@ -250,7 +262,7 @@ class QemuConnection:
             return int(obj.state), int(obj.reason)
 
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
-        """domainGetXMLDesc: libvirt XML with each disk's backing chain as <backingStore>."""
+        """domainGetXMLDesc: libvirt's qemu XML; live, each disk's chain as <backingStore>."""
         check_flags(flags, _XML_FLAGS, "qemuDomainGetXMLDesc")
         obj = self.state.get(dom)
         with obj.cond:
@@ -258,12 +270,14 @@ class QemuConnection:
             defn = obj.persistent_defn() if flags & DomainXMLFlags.INACTIVE else obj.defn
             chains = dict(obj.chains) if not inactive else {}
             dom_id = None if inactive else obj.id
+        if dom_id is None:
+            return format_qemu_xml(defn)
         backing: dict[str, list[tuple[str, str]]] = {}
         for disk in defn.disks:
             chain = chains.get(disk.target) or process.image_chain(disk.source, disk.format)
             if chain:
                 backing[disk.target] = [(e.path, e.format) for e in chain[1:]]
-        return format_xml(defn, id=dom_id, backing=backing)
+        return format_qemu_xml(defn, id=dom_id, chains=backing, seclabel=_qemu_user())
 
     # -- block jobs ------------------------------------------------------------
 

@@ -1,0 +1,96 @@
+"""The images of a scenario run, made the same way for both sides, and their inspection.
+
+Owns creating the template (qcow2 with known data) and the overlay on it,
+optionally a template with a damaged cluster (so a pull fails with an I/O
+error), and reading back the chain and data after the domain stopped:
+``qemu-img info --backing-chain`` and ``qemu-img compare``.
+
+Must not: normalise paths (``normalise`` does) or start any domain.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+__all__ = ["inspect", "make_images"]
+
+#: Template size and the data written into it: (offset, length, byte pattern).
+SIZE = "64M"
+DATA = ((0, 1 << 20, 0xAB), (32 << 20, 1 << 20, 0xCD), (60 << 20, 512 << 10, 0x5A))
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=True)
+
+
+def make_images(directory: Path, broken: bool = False) -> None:
+    """``base.qcow2`` (template with DATA) and ``top.qcow2`` (empty overlay on it).
+
+    ``broken`` damages the L2 entry of the cluster at 32 MiB in the template
+    (an unaligned offset), so reading it fails with EIO: a pull then FAILS.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base, top = directory / "base.qcow2", directory / "top.qcow2"
+    for path in (base, top):
+        path.unlink(missing_ok=True)
+    _run("qemu-img", "create", "-q", "-f", "qcow2", str(base), SIZE)
+    cmds = [f"write -P {pattern} {off} {length}" for off, length, pattern in DATA]
+    _run("qemu-io", "-f", "qcow2", *sum((["-c", c] for c in cmds), []), str(base))
+    if broken:
+        _damage_cluster(base, 32 << 20)
+    _run("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(top))
+
+
+def _damage_cluster(path: Path, guest_offset: int) -> None:
+    """Point the L2 entry of ``guest_offset`` at an unaligned host offset."""
+    with open(path, "r+b") as f:
+        header = f.read(104)
+        cluster_bits = struct.unpack(">I", header[20:24])[0]
+        l1_offset = struct.unpack(">Q", header[40:48])[0]
+        cluster = 1 << cluster_bits
+        l2_entries = cluster // 8
+        l1_index, l2_index = divmod(guest_offset // cluster, l2_entries)
+        f.seek(l1_offset + 8 * l1_index)
+        l2_table = struct.unpack(">Q", f.read(8))[0] & 0x00FFFFFFFFFFFE00
+        f.seek(l2_table + 8 * l2_index)
+        entry = struct.unpack(">Q", f.read(8))[0]
+        f.seek(l2_table + 8 * l2_index)
+        f.write(struct.pack(">Q", entry ^ 0x200))
+
+
+def inspect(directory: Path) -> dict[str, Any]:
+    """The overlay's chain (``qemu-img info --backing-chain``) and data vs the template."""
+    top, base = directory / "top.qcow2", directory / "base.qcow2"
+    info = subprocess.run(
+        ["qemu-img", "info", "-U", "--backing-chain", "--output=json", str(top)],
+        capture_output=True,
+        text=True,
+    )
+    chain: Any = info.stderr.strip()
+    if info.returncode == 0:
+        chain = [
+            {k: v for k, v in layer.items() if k in _CHAIN_KEYS} for layer in json.loads(info.stdout)
+        ]
+    compare = subprocess.run(
+        ["qemu-img", "compare", "-U", str(top), str(base)], capture_output=True, text=True
+    )
+    return {"chain": chain, "compare": [compare.returncode, compare.stdout.strip()]}
+
+
+#: The fields of ``qemu-img info`` that describe the chain and content; the
+#: on-disk allocation (actual-size) depends on when a cancelled job stopped.
+_CHAIN_KEYS = (
+    "filename",
+    "format",
+    "virtual-size",
+    "backing-filename",
+    "full-backing-filename",
+    "backing-filename-format",
+    "cluster-size",
+    "dirty-flag",
+    "corrupt",
+)
