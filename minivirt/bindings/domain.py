@@ -22,6 +22,22 @@ if TYPE_CHECKING:
 __all__ = ["virDomain"]
 
 
+def _c_ulong(value: int) -> int:
+    """An ``unsigned long`` argument as libvirt-python converts it (through a C long).
+
+    A value outside a C long raises OverflowError before any call, as
+    libvirt-python does; a negative one wraps to 64 bits.
+    """
+    if isinstance(value, int) and not -(1 << 63) <= value < (1 << 63):
+        raise OverflowError("Python int too large to convert to C long")
+    return value & ((1 << 64) - 1) if isinstance(value, int) else value
+
+
+def _c_uint(value: int) -> int:
+    """An ``unsigned int`` argument (flags): libvirt-python keeps the low 32 bits."""
+    return value & 0xFFFFFFFF if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class virDomain:
     """Mirrors libvirt-python's virDomain (virDomainPtr).
 
@@ -135,7 +151,7 @@ class virDomain:
         errors (unknown disk, job already active, …).
         """
         with ApiCall("virDomainBlockPull"):
-            self._o.block_pull(disk, bandwidth, flags)
+            self._o.block_pull(disk, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockRebase(self, disk: str, base: str | None, bandwidth: int = 0, flags: int = 0) -> int:
@@ -145,7 +161,7 @@ class virDomain:
         plus INVALID_ARG for copy-only flags without COPY.
         """
         with ApiCall("virDomainBlockRebase"):
-            self._o.block_rebase(disk, base, bandwidth, flags)
+            self._o.block_rebase(disk, base, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockJobAbort(self, disk: str, flags: int = 0) -> int:
@@ -156,7 +172,7 @@ class virDomain:
         and the driver's errors.
         """
         with ApiCall("virDomainBlockJobAbort"):
-            self._o.block_job_abort(disk, flags)
+            self._o.block_job_abort(disk, _c_uint(flags))
             return 0
 
     def blockJobSetSpeed(self, disk: str, bandwidth: int, flags: int = 0) -> int:
@@ -168,7 +184,7 @@ class virDomain:
         OVERFLOW and the driver's errors.
         """
         with ApiCall("virDomainBlockJobSetSpeed"):
-            self._o.block_job_set_speed(disk, bandwidth, flags)
+            self._o.block_job_set_speed(disk, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockJobInfo(self, path: str, flags: int = 0) -> dict[str, int]:
@@ -180,7 +196,7 @@ class virDomain:
         driver's errors (domain not running, unknown disk).
         """
         with ApiCall("virDomainGetBlockJobInfo"):
-            info = self._o.get_block_job_info(path, flags)
+            info = self._o.get_block_job_info(path, _c_uint(flags))
             if info is None:
                 return {}
             return {

@@ -20,6 +20,7 @@ from minivirt.public import (
     DomainBlockJobStatus,
     DomainBlockJobType,
     ErrorDomain,
+    ErrorLevel,
     ErrorNumber,
     VirError,
 )
@@ -54,13 +55,24 @@ _QEMU_JOB_TYPES: Final[dict[str, DomainBlockJobType]] = {
 
 
 def check_flags(flags: int, allowed: int, function: str) -> None:
-    """virCheckFlags: INVALID_ARG "unsupported flags (0x%x) in function <driver function>"."""
+    """virCheckFlags: INVALID_ARG "unsupported flags (0x%x) in function <driver function>".
+
+    virCheckFlags reports through virReportInvalidArg: the message has no
+    "invalid argument: " prefix (libvirt 9.0).
+    """
     extra = (int(flags) & 0xFFFFFFFF) & ~int(allowed)
     if extra:
-        raise VirError.report(
+        detail = f"unsupported flags (0x{extra:x}) in function {function}"
+        raise VirError(
             ErrorNumber.INVALID_ARG,
             ErrorDomain.QEMU,
-            f"unsupported flags (0x{extra:x}) in function {function}",
+            detail,
+            ErrorLevel.ERROR,
+            function,
+            "flags",
+            None,
+            0,
+            0,
         )
 
 

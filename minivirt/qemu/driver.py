@@ -67,15 +67,9 @@ def open_driver(uri: ConnectURI, read_only: bool = False) -> QemuConnection | No
         state = _states.get(roots.key)
         if state is None:
             state = QemuDriverState(roots)
-            state.reserve_id(_last_ids.get(roots.key, 0))
             _states[roots.key] = state
         state.connections += 1
     return QemuConnection(state, roots, read_only)
-
-
-#: The last domain id each dropped state handed out: ids keep growing for the
-#: life of the process, as libvirtd's do, even when every connection closed.
-_last_ids: dict[str, int] = {}
 
 
 def _release(state: QemuDriverState) -> None:
@@ -85,7 +79,6 @@ def _release(state: QemuDriverState) -> None:
             return
         if _states.get(state.roots.key) is state:
             del _states[state.roots.key]
-            _last_ids[state.roots.key] = state.last_id()
     state.shutdown()
 
 

@@ -94,11 +94,6 @@ class QemuDriverState:
         with self._lock:
             self._next_id = max(self._next_id, dom_id + 1)
 
-    def last_id(self) -> int:
-        """The highest domain id handed out so far (0 before the first start)."""
-        with self._lock:
-            return self._next_id - 1
-
     def all_domains(self) -> list[DomainObj]:
         """Every domain, in definition order."""
         with self._lock:

@@ -350,6 +350,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     core.set_server_mode(True)
     limits = Limits(opts.max_clients, opts.max_outstanding, opts.max_message, opts.workers)
     daemon = Daemon(uri, limits)
+    # libvirtd initialises its local driver's state at start-up and keeps it
+    # for its life (domain ids keep growing, a shut-off domain keeps its
+    # reason); one connection held until the daemon stops does the same.
+    try:
+        held = core.open(uri) if uri.startswith("qemu:") else None
+    except VirError as exc:
+        log.error("cannot open %s: %s", uri, exc)
+        return 1
     loop = daemon.loop
     asyncio.set_event_loop(loop)
     default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
@@ -371,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"minivirtd listening on {host}:{port}", flush=True)
         except (OSError, VirError) as exc:
             log.error("cannot listen: %s", exc)
+            if held is not None:
+                held.close()
             return 1
         if default_listeners:  # as libvirtd: TCP on loopback and the system unix socket
             try:
@@ -382,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.add_signal_handler(sig, daemon.stop)
         loop.run_until_complete(daemon.serve())
         daemon.pool.shutdown()
+        if held is not None:
+            held.close()
     loop.close()
     log.info("shut down")
     return 0

@@ -19,6 +19,7 @@ from minivirt.public import (
     BlockJobInfo,
     DomainBlockJobType,
     ErrorDomain,
+    ErrorLevel,
     ErrorNumber,
     VirError,
 )
@@ -111,11 +112,21 @@ class SimJob:
 
 
 def unsupported_flags(flags: int, function: str) -> VirError:
-    """libvirt's virCheckFlags failure: INVALID_ARG "unsupported flags (0x…) in function …"."""
-    return VirError.report(
+    """libvirt's virCheckFlags failure: INVALID_ARG "unsupported flags (0x…) in function …".
+
+    Reported through virReportInvalidArg: no "invalid argument: " prefix.
+    """
+    detail = f"unsupported flags (0x{flags:x}) in function {function}"
+    return VirError(
         ErrorNumber.INVALID_ARG,
         ErrorDomain.TEST,
-        f"unsupported flags (0x{flags:x}) in function {function}",
+        detail,
+        ErrorLevel.ERROR,
+        function,
+        "flags",
+        None,
+        0,
+        0,
     )
 
 
