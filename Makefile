@@ -7,9 +7,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo clean
+.PHONY: check deps venv bytecode lint typecheck imports protocol-check test bench demo conformance clean
 
-check: deps venv lint typecheck imports protocol-check test
+check: deps venv lint typecheck imports protocol-check test conformance
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ test: venv
 
 bench: deps venv bytecode
 	$(BIN)/python -m tools.bench
+
+# Real libvirt side by side with minivirt (installs Debian's libvirt when missing);
+# rewrites docs/conformance.md and docs/conformance.json, fails on any unintended difference.
+conformance: deps venv bytecode
+	$(BIN)/python -m tools.conformance
 
 demo: deps venv bytecode
 	$(BIN)/python -m tools.demo

@@ -38,8 +38,10 @@ def _address(slot: int, function: int = 0) -> str:
     )
 
 
-def _backing(out: list[str], chain: Sequence[tuple[str, str]], indent: str) -> None:
-    for index, (path, fmt) in enumerate(chain, start=2):
+def _backing(
+    out: list[str], chain: Sequence[tuple[str, str]], indent: str, first: int
+) -> None:
+    for index, (path, fmt) in enumerate(chain, start=first):
         out.append(f"{indent}<backingStore type='file' index='{index}'>")
         out.append(f"{indent}  <format type='{_esc(fmt)}'/>")
         out.append(f"{indent}  <source file='{_esc(path)}'/>")
@@ -51,13 +53,18 @@ def _backing(out: list[str], chain: Sequence[tuple[str, str]], indent: str) -> N
 
 
 def _disk(
-    out: list[str], disk: DiskDef, slot: int | None, live: bool, chain: Sequence[tuple[str, str]]
+    out: list[str],
+    disk: DiskDef,
+    slot: int | None,
+    live: bool,
+    chain: Sequence[tuple[str, str]],
+    index: int,
 ) -> None:
     out.append(f"    <disk type='file' device='{_esc(disk.device)}'>")
     out.append(f"      <driver name='qemu' type='{_esc(disk.format)}'/>")
     if live:
-        out.append(f"      <source file='{_esc(disk.source)}' index='1'/>")
-        _backing(out, chain, "      ")
+        out.append(f"      <source file='{_esc(disk.source)}' index='{index}'/>")
+        _backing(out, chain, "      ", index + 1)
     else:
         out.append(f"      <source file='{_esc(disk.source)}'/>")
     out.append(f"      <target dev='{_esc(disk.target)}' bus='{_esc(disk.bus)}'/>")
@@ -130,11 +137,14 @@ def format_qemu_xml(
         f"    <emulator>{_esc(defn.emulator or DEFAULT_EMULATOR)}</emulator>",
     ]
     slot = _FIRST_SLOT
+    index = 1  # libvirt numbers the storage nodes of all disks in order, top down
     for disk in defn.disks:
         disk_slot = None
         if disk.bus == "virtio":
             disk_slot, slot = slot, slot + 1
-        _disk(out, disk, disk_slot, live, chains.get(disk.target, ()))
+        chain = chains.get(disk.target, ())
+        _disk(out, disk, disk_slot, live, chain, index)
+        index += 1 + len(chain)
     _device(
         out,
         "controller type='usb' index='0' model='piix3-uhci'",

@@ -75,6 +75,21 @@ def _current_job(dom: DomainObj, disk: str) -> tuple[DiskDef, ActiveJob]:
     return disk_def, job
 
 
+def _job_name(dom: DomainObj, target: str) -> str:
+    """The name libvirt gives a pull job: ``pull-<target>-<top format node>``.
+
+    libvirt numbers the storage nodes of all disks in order, top to bottom of
+    each chain (``libvirt-1-format`` is the first disk's top layer); the same
+    numbers are the ``index`` attributes of the live domain XML.
+    """
+    index = 1
+    for d in dom.defn.disks:
+        if d.target == target:
+            break
+        index += max(1, len(dom.chains.get(d.target, ())))
+    return f"pull-{target}-libvirt-{index}-format"
+
+
 def _monitor(dom: DomainObj) -> Monitor:
     monitor = dom.monitor
     if monitor is None:
@@ -225,7 +240,7 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
 
     Raises INVALID_ARG (flags, unknown disk, no job), NO_DOMAIN,
     OPERATION_INVALID (not running; "block job on disk '%s' is still being
-    ended"), BLOCK_COPY_ACTIVE ("disk '…' not ready for pivot yet": a pull is
+    ended"), BLOCK_COPY_ACTIVE ("block job '…' not ready for pivot yet": a pull is
     never ready), OPERATION_FAILED
     "domain is not running" when QEMU dies while waiting, QEMU's errors.
     """
@@ -248,7 +263,7 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
                 raise VirError.report(
                     ErrorNumber.BLOCK_COPY_ACTIVE,
                     ErrorDomain.QEMU,
-                    f"disk '{disk_def.target}' not ready for pivot yet",
+                    f"block job '{_job_name(dom, disk_def.target)}' not ready for pivot yet",
                 )
             monitor = _monitor(dom)
             job.aborting = True

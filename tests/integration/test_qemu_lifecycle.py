@@ -70,6 +70,7 @@ def test_define_start_destroy_undefine(qemu_driver, qemu_root, images, domain_ya
         exc,
         ErrorNumber.OPERATION_INVALID,
         "Requested operation is not valid: domain is not running",
+        ErrorDomain.DOMAIN,
     )
     qemu_driver.domain_undefine(ref, 0)
     with pytest.raises(VirError) as exc:
@@ -155,7 +156,7 @@ def test_list_filters_and_flags(qemu_driver, images, domain_yaml):
     expect(
         exc,
         ErrorNumber.INVALID_ARG,
-        "invalid argument: unsupported flags (0x4) in function qemuDomainCreateWithFlags",
+        "unsupported flags (0x4) in function qemuDomainCreateWithFlags",
     )
     qemu_driver.domain_undefine(b, 0)  # running: becomes transient
     assert qemu_driver.list_all_domains(8) == [b]

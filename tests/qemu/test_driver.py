@@ -155,12 +155,8 @@ def job(offset=0, length=100, speed=0, ready=False):
     }
 
 
-def expect(exc, code, message):
-    assert (exc.value.code, exc.value.domain, exc.value.message) == (
-        code,
-        ErrorDomain.QEMU,
-        message,
-    )
+def expect(exc, code, message, domain=ErrorDomain.QEMU):
+    assert (exc.value.code, exc.value.domain, exc.value.message) == (code, domain, message)
 
 
 def test_reconnect_takes_the_domain_back(setup):
@@ -255,7 +251,7 @@ def test_pivot_is_refused_for_a_pull(setup):
     expect(
         exc,
         ErrorNumber.BLOCK_COPY_ACTIVE,
-        "block copy still active: disk 'vda' not ready for pivot yet",
+        "block copy still active: block job 'pull-vda-libvirt-1-format' not ready for pivot yet",
     )
 
 
@@ -379,6 +375,7 @@ def test_qemu_vanishing_mid_command(setup):
         exc,
         ErrorNumber.OPERATION_INVALID,
         "Requested operation is not valid: domain is not running",
+        ErrorDomain.DOMAIN,  # virDomainObjCheckActive is conf code (VIR_FROM_DOMAIN)
     )
 
 

@@ -73,7 +73,7 @@ REFUSALS = [
         lambda d: d.domain_block_pull(TEST, "vda", 0, 1),
         INV,
         T,
-        "invalid argument: unsupported flags (0x1) in function testDomainBlockPull",
+        "unsupported flags (0x1) in function testDomainBlockPull",
     ),
     (
         "pull-nodom",
@@ -145,7 +145,7 @@ REFUSALS = [
         lambda d: d.domain_block_rebase(TEST, "vda", None, 0, 0x8),
         INV,
         T,
-        "invalid argument: unsupported flags (0x8) in function testDomainBlockRebase",
+        "unsupported flags (0x8) in function testDomainBlockRebase",
     ),
     (
         "rebase-relative",
@@ -201,7 +201,7 @@ REFUSALS = [
         lambda d: info(d, flags=2),
         INV,
         T,
-        "invalid argument: unsupported flags (0x2) in function testDomainGetBlockJobInfo",
+        "unsupported flags (0x2) in function testDomainGetBlockJobInfo",
     ),
     (
         "info-nodom",
@@ -233,7 +233,7 @@ REFUSALS = [
         lambda d: d.domain_block_job_abort(TEST, "vda", 4),
         INV,
         T,
-        "invalid argument: unsupported flags (0x4) in function testDomainBlockJobAbort",
+        "unsupported flags (0x4) in function testDomainBlockJobAbort",
     ),
     (
         "abort-nodom",
@@ -289,7 +289,7 @@ REFUSALS = [
         lambda d: d.domain_block_job_set_speed(TEST, "vda", 1, 2),
         INV,
         T,
-        "invalid argument: unsupported flags (0x2) in function testDomainBlockJobSetSpeed",
+        "unsupported flags (0x2) in function testDomainBlockJobSetSpeed",
     ),
     (
         "speed-overflow-first",

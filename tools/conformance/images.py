@@ -19,8 +19,12 @@ from typing import Any
 __all__ = ["inspect", "make_images"]
 
 #: Template size and the data written into it: (offset, length, byte pattern).
+#: 24 MiB of data: a pull limited to 1 MiB/s runs long enough for the rows
+#: that need a running job; an unlimited one takes well under a second.
 SIZE = "64M"
-DATA = ((0, 1 << 20, 0xAB), (32 << 20, 1 << 20, 0xCD), (60 << 20, 512 << 10, 0x5A))
+DATA = ((0, 8 << 20, 0xAB), (24 << 20, 8 << 20, 0xCD), (48 << 20, 8 << 20, 0x5A))
+#: The guest offset whose cluster a broken template cannot read.
+BROKEN_AT = 28 << 20
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +34,7 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 def make_images(directory: Path, broken: bool = False) -> None:
     """``base.qcow2`` (template with DATA) and ``top.qcow2`` (empty overlay on it).
 
-    ``broken`` damages the L2 entry of the cluster at 32 MiB in the template
+    ``broken`` damages the L2 entry of the cluster at BROKEN_AT in the template
     (an unaligned offset), so reading it fails with EIO: a pull then FAILS.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -41,7 +45,7 @@ def make_images(directory: Path, broken: bool = False) -> None:
     cmds = [f"write -P {pattern} {off} {length}" for off, length, pattern in DATA]
     _run("qemu-io", "-f", "qcow2", *sum((["-c", c] for c in cmds), []), str(base))
     if broken:
-        _damage_cluster(base, 32 << 20)
+        _damage_cluster(base, BROKEN_AT)
     _run("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(top))
 
 

@@ -5,10 +5,12 @@ they are compared:
 
 * **paths**: each side's scratch directory (images, domain XML files,
   sockets) becomes ``$SCRATCH``; nothing else of a path is touched;
-* **progress**: a job's progress percentage strictly between 0 and 100
-  (``Block Pull: [ 37 %]``) becomes ``[ ~ %]`` and identical neighbouring
-  progress updates collapse into one, since how many updates virsh prints
-  depends on timing; 0 % and 100 % stay exact;
+* **progress**: a running job's progress percentage below 100
+  (``Block Pull: [ 37 %]``) becomes ``[  ~ %]``, identical neighbouring
+  updates collapse into one, and updates right before a ``[100 %]`` go,
+  since the values and how many updates virsh prints before the end (none
+  when the job ends before its first poll) depend on timing; 100 % stays
+  exact, and so does a job that never reached it;
 * **cursor**: a running job's ``cur`` strictly between 0 and ``end`` (virsh
   ``--raw`` output, python ``blockJobInfo``) becomes ``<moving>``; ``cur``
   equal to 0 or to ``end``, ``end``, ``type`` and ``bandwidth`` stay exact.
@@ -42,7 +44,7 @@ def _paths(text: str, paths: Sequence[str]) -> str:
 def _progress(text: str) -> str:
     def one(match: re.Match[str]) -> str:
         value = int(match.group(2))
-        shown = f"{value:3d}" if value in (0, 100) else "  ~"
+        shown = "100" if value == 100 else "  ~"
         return f"\r{match.group(1)}: [{shown} %]"
 
     text = _PROGRESS.sub(one, text)
@@ -50,7 +52,7 @@ def _progress(text: str) -> str:
     while previous != text:
         previous = text
         text = re.sub(r"(\r[A-Za-z ]+: \[  ~ %\])\1", r"\1", text)
-    return text
+    return re.sub(r"\r([A-Za-z ]+): \[  ~ %\](\r\1: \[100 %\])", r"\2", text)
 
 
 def _cursor(text: str) -> str:

@@ -12,6 +12,7 @@ Must not: start or stop daemons (``__main__`` does) or write reports.
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from tools.conformance.sides import Outcome, Side
 
 __all__ = ["Result", "compare", "run_scenario"]
 
-TRANSPORTS = ("tcp", "unix")
+TRANSPORTS = tuple(os.environ.get("CONFORMANCE_TRANSPORTS", "tcp unix").split())
 
 
 @dataclass
@@ -61,8 +62,24 @@ def _normal(out: Outcome, paths: list[str]) -> dict[str, Any]:
     }
 
 
+def _flat(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A python outcome as one field per call (``call 2 dom.blockPull vda 0 0``) and events."""
+    python = outcome.get("python")
+    if not isinstance(python, dict) or "calls" not in python:
+        return outcome
+    flat: dict[str, Any] = {"events": python.get("events")}
+    for i, call in enumerate(python["calls"]):
+        result = {k: v for k, v in call.items() if k != "call"}
+        flat[f"call {i} {call.get('call')}"] = result
+    return flat
+
+
 def compare(ref: dict[str, Any], got: dict[str, Any]) -> dict[str, list[Any]]:
-    """The fields whose normalised values differ: {field: [libvirt, minivirt]}."""
+    """The fields whose normalised values differ: {field: [libvirt, minivirt]}.
+
+    A python outcome is compared call by call, then its events.
+    """
+    ref, got = _flat(ref), _flat(got)
     diffs: dict[str, list[Any]] = {}
     for key in sorted(set(ref) | set(got)):
         if ref.get(key) != got.get(key):
