@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from minivirt.conf.domain_xml import format_xml, parse_xml
 from minivirt.conf.domain_yaml import format_yaml, parse_yaml
-from minivirt.conf.qemu_xml import format_qemu_xml
 from minivirt.conf.model import (
     DISK_BUSES,
     DISK_FORMATS,
@@ -26,6 +25,7 @@ from minivirt.conf.model import (
     normalize_uuid,
     validate_domain,
 )
+from minivirt.conf.qemu_xml import format_qemu_xml
 
 __all__ = [
     "DISK_BUSES",

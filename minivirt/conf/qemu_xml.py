@@ -38,9 +38,7 @@ def _address(slot: int, function: int = 0) -> str:
     )
 
 
-def _backing(
-    out: list[str], chain: Sequence[tuple[str, str]], indent: str, first: int
-) -> None:
+def _backing(out: list[str], chain: Sequence[tuple[str, str]], indent: str, first: int) -> None:
     for index, (path, fmt) in enumerate(chain, start=first):
         out.append(f"{indent}<backingStore type='file' index='{index}'>")
         out.append(f"{indent}  <format type='{_esc(fmt)}'/>")

@@ -48,7 +48,9 @@ class ActiveJob:
 
 def not_running() -> VirError:
     """OPERATION_INVALID "domain is not running" (virDomainObjCheckActive)."""
-    return VirError.report(ErrorNumber.OPERATION_INVALID, ErrorDomain.DOMAIN, "domain is not running")
+    return VirError.report(
+        ErrorNumber.OPERATION_INVALID, ErrorDomain.DOMAIN, "domain is not running"
+    )
 
 
 def disk_not_found(name: str) -> VirError:

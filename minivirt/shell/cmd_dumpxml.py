@@ -120,7 +120,7 @@ def _wrap(nodes: list[Node]) -> str:
 
 
 def cmd_dumpxml(ctl: Control, cmd: ParsedCommand) -> bool:
-    """virsh dumpxml [--inactive] [--security-info] [--update-cpu] [--migratable] [--xpath X [--wrap]]."""
+    """virsh dumpxml [--inactive] [--security-info] [--update-cpu] [--migratable] [--xpath X]."""
     from minivirt.public import ErrorDomain, ErrorNumber, VirError
 
     dom = ctl.domain(cmd)

@@ -14,8 +14,15 @@ OTHER = ["/tmp/minivirt-conformance-x/mi/errors-tcp", "/tmp/minivirt-conformance
 def _error(code=55, domain=20, message="Requested operation is not valid: domain is not running"):
     return {
         "calls": [
-            {"call": "dom.blockPull vda 0 0", "error": {"class": "libvirtError", "code": code,
-                                                        "domain": domain, "message": message}}
+            {
+                "call": "dom.blockPull vda 0 0",
+                "error": {
+                    "class": "libvirtError",
+                    "code": code,
+                    "domain": domain,
+                    "message": message,
+                },
+            }
         ],
         "events": [],
     }
@@ -30,7 +37,9 @@ def test_scratch_paths_become_one_placeholder():
 def test_a_path_outside_the_scratch_dir_is_kept():
     a = normalise_text("source /var/lib/images/top.qcow2\n", PATHS)
     assert a == "source /var/lib/images/top.qcow2\n"
-    assert normalise_text("x /tmp/other/top.qcow2", PATHS) != normalise_text("x $SCRATCH/top.qcow2", PATHS)
+    assert normalise_text("x /tmp/other/top.qcow2", PATHS) != normalise_text(
+        "x $SCRATCH/top.qcow2", PATHS
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,8 +47,10 @@ def test_a_path_outside_the_scratch_dir_is_kept():
     [
         ({"code": 55}, {"code": 8}),
         ({"domain": 20}, {"domain": 10}),
-        ({"message": "Requested operation is not valid: domain is not running"},
-         {"message": "Requested operation is not valid: domain is not active"}),
+        (
+            {"message": "Requested operation is not valid: domain is not running"},
+            {"message": "Requested operation is not valid: domain is not active"},
+        ),
     ],
 )
 def test_a_changed_error_code_domain_or_message_survives(ref, got):
@@ -50,8 +61,13 @@ def test_a_changed_error_code_domain_or_message_survives(ref, got):
 
 
 def test_same_error_on_both_sides_compares_equal():
-    assert compare({"python": normalise_python(_error(), PATHS)},
-                   {"python": normalise_python(_error(), OTHER)}) == {}
+    assert (
+        compare(
+            {"python": normalise_python(_error(), PATHS)},
+            {"python": normalise_python(_error(), OTHER)},
+        )
+        == {}
+    )
 
 
 def test_exit_status_and_stderr_are_compared_exactly():
@@ -72,13 +88,19 @@ def test_progress_below_100_varies_but_completion_does_not():
     unfinished = normalise_text("\rBlock Pull: [ 99 %]", PATHS)
     assert unfinished != normalise_text("\rBlock Pull: [100 %]", PATHS)
     # the label is not normalised: a wrong job type shows
-    assert normalise_text("\rBlock Copy: [ 12 %]", PATHS) != normalise_text("\rBlock Pull: [ 12 %]", PATHS)
+    assert normalise_text("\rBlock Copy: [ 12 %]", PATHS) != normalise_text(
+        "\rBlock Pull: [ 12 %]", PATHS
+    )
 
 
 def test_a_running_cursor_varies_but_end_bandwidth_and_type_do_not():
     raw = " type=Block Pull\n bandwidth=1\n cur={cur}\n end=67108864\n\n"
-    assert normalise_text(raw.format(cur=2097152), PATHS) == normalise_text(raw.format(cur=65536), PATHS)
-    assert normalise_text(raw.format(cur=67108864), PATHS) != normalise_text(raw.format(cur=65536), PATHS)
+    assert normalise_text(raw.format(cur=2097152), PATHS) == normalise_text(
+        raw.format(cur=65536), PATHS
+    )
+    assert normalise_text(raw.format(cur=67108864), PATHS) != normalise_text(
+        raw.format(cur=65536), PATHS
+    )
     changed = raw.replace("bandwidth=1", "bandwidth=2").format(cur=65536)
     assert normalise_text(changed, PATHS) != normalise_text(raw.format(cur=65536), PATHS)
     info = {"type": 1, "bandwidth": 1, "cur": 5, "end": 100}
@@ -88,8 +110,17 @@ def test_a_running_cursor_varies_but_end_bandwidth_and_type_do_not():
 
 
 def test_events_are_compared_in_order():
-    a = {"calls": [], "events": [[8, "golden", "$SCRATCH/top.qcow2", 1, 0], [16, "golden", "vda", 1, 0]]}
-    b = {"calls": [], "events": [[16, "golden", "vda", 1, 0], [8, "golden", "$SCRATCH/top.qcow2", 1, 0]]}
+    a = {
+        "calls": [],
+        "events": [[8, "golden", "$SCRATCH/top.qcow2", 1, 0], [16, "golden", "vda", 1, 0]],
+    }
+    b = {
+        "calls": [],
+        "events": [[16, "golden", "vda", 1, 0], [8, "golden", "$SCRATCH/top.qcow2", 1, 0]],
+    }
     assert "events" in compare({"python": a}, {"python": b})
-    c = {"calls": [], "events": [[8, "golden", "$SCRATCH/top.qcow2", 1, 2], [16, "golden", "vda", 1, 2]]}
+    c = {
+        "calls": [],
+        "events": [[8, "golden", "$SCRATCH/top.qcow2", 1, 2], [16, "golden", "vda", 1, 2]],
+    }
     assert "events" in compare({"python": a}, {"python": c})

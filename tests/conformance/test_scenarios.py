@@ -17,11 +17,32 @@ def test_every_scenario_loads_with_unique_rows():
 
 def test_every_option_of_blockpull_and_blockjob_is_exercised():
     lines = " ".join(r.virsh or "" for s in load_all() for r in s.rows)
-    for option in ("--wait", "--verbose", "--timeout", "--async", "--bytes", "--raw", "--base",
-                   "--abort", "--pivot", "--info", "--bandwidth", "--domain", "--path"):
+    for option in (
+        "--wait",
+        "--verbose",
+        "--timeout",
+        "--async",
+        "--bytes",
+        "--raw",
+        "--base",
+        "--abort",
+        "--pivot",
+        "--info",
+        "--bandwidth",
+        "--domain",
+        "--path",
+    ):
         assert option in lines, option
-    for command in ("list", "domstate", "domblklist", "dumpxml", "define", "start", "destroy",
-                    "undefine"):
+    for command in (
+        "list",
+        "domstate",
+        "domblklist",
+        "dumpxml",
+        "define",
+        "start",
+        "destroy",
+        "undefine",
+    ):
         assert f" {command} " in f" {lines} " or lines.startswith(command), command
 
 

@@ -19,10 +19,11 @@ from typing import Any
 __all__ = ["inspect", "make_images"]
 
 #: Template size and the data written into it: (offset, length, byte pattern).
-#: 24 MiB of data: a pull limited to 1 MiB/s runs long enough for the rows
-#: that need a running job; an unlimited one takes well under a second.
+#: 64 MiB of data: a pull limited to 1 MiB/s runs about a minute, long enough
+#: for the rows that need a running job even on a loaded machine; an
+#: unlimited one takes well under a second.
 SIZE = "64M"
-DATA = ((0, 8 << 20, 0xAB), (24 << 20, 8 << 20, 0xCD), (48 << 20, 8 << 20, 0x5A))
+DATA = tuple((i << 24, 1 << 24, pattern) for i, pattern in enumerate((0xAB, 0xCD, 0x5A, 0x3C)))
 #: The guest offset whose cluster a broken template cannot read.
 BROKEN_AT = 28 << 20
 
@@ -42,8 +43,10 @@ def make_images(directory: Path, broken: bool = False) -> None:
     for path in (base, top):
         path.unlink(missing_ok=True)
     _run("qemu-img", "create", "-q", "-f", "qcow2", str(base), SIZE)
-    cmds = [f"write -P {pattern} {off} {length}" for off, length, pattern in DATA]
-    _run("qemu-io", "-f", "qcow2", *sum((["-c", c] for c in cmds), []), str(base))
+    cmds = []
+    for off, length, pattern in DATA:
+        cmds += ["-c", f"write -P {pattern} {off} {length}"]
+    _run("qemu-io", "-f", "qcow2", *cmds, str(base))
     if broken:
         _damage_cluster(base, BROKEN_AT)
     _run("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(top))
@@ -77,7 +80,8 @@ def inspect(directory: Path) -> dict[str, Any]:
     chain: Any = info.stderr.strip()
     if info.returncode == 0:
         chain = [
-            {k: v for k, v in layer.items() if k in _CHAIN_KEYS} for layer in json.loads(info.stdout)
+            {k: v for k, v in layer.items() if k in _CHAIN_KEYS}
+            for layer in json.loads(info.stdout)
         ]
     compare = subprocess.run(
         ["qemu-img", "compare", "-U", str(top), str(base)], capture_output=True, text=True

@@ -47,7 +47,7 @@ def write_reports(results: Sequence[Result], summary: dict[str, Any], docs: Path
         "normalisation rules (scratch paths, progress between 0 and 100 %, a running",
         "job's cursor) are described in `tools/conformance/normalise.py`.",
         "",
-        f"**{summary['rows']} rows** ({summary['scenario_rows']} scenario rows × "
+        f"**{summary['rows']} rows** ({summary['scenario_rows']} scenario rows times "
         f"{len(summary['transports'])} transports): {summary['match']} match, "
         f"{summary['intended']} intended differences, {summary['differs']} differ.",
         "",
