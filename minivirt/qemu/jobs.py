@@ -117,12 +117,21 @@ def block_rebase(
 
     Raises as :func:`block_pull`, plus INVALID_ARG "could not find image '%s'
     beneath '%s' in chain for '%s'", INVALID_ARG for RELATIVE without a base,
-    OPERATION_INVALID "can't keep relative backing relationship", and
-    ARGUMENT_UNSUPPORTED for copy jobs (not implemented by minivirt).
+    OPERATION_INVALID "can't keep relative backing relationship", and for
+    copy jobs OPERATION_INVALID "domain is not transient" (persistent domain,
+    as libvirt) or ARGUMENT_UNSUPPORTED (not implemented by minivirt).
     """
     check_flags(flags, _REBASE_FLAGS, "qemuDomainBlockRebase")
     dom = state.get(ref)
     if flags & DomainBlockRebaseFlags.COPY:
+        with dom.cond:
+            dom.check_active()
+            dom.disk(disk)
+            persistent = dom.persistent
+        if persistent:  # libvirt copies only transient domains (qemuDomainBlockCopyCommon)
+            raise VirError.report(
+                ErrorNumber.OPERATION_INVALID, ErrorDomain.QEMU, "domain is not transient"
+            )
         raise VirError.report(
             ErrorNumber.ARGUMENT_UNSUPPORTED,
             ErrorDomain.QEMU,

@@ -20,6 +20,7 @@ from minivirt.public import (
     BlockJobInfo,
     DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
+    DomainBlockRebaseFlags,
     DomainBlockJobStatus,
     DomainEventID,
     DomainShutoffReason,
@@ -395,3 +396,18 @@ def test_stale_status_file_is_dropped(sockdir, event_loop):
         assert not os.path.exists(status)
     finally:
         conn.close()
+
+
+def test_copy_of_a_persistent_domain_is_refused_as_libvirt(setup):
+    # libvirt 9.0 copies only transient domains: "domain is not transient"
+    conn, ref = setup.start()
+    with pytest.raises(VirError) as exc:
+        conn.domain_block_rebase(ref, "vda", "/tmp/copy.qcow2", 0, DomainBlockRebaseFlags.COPY)
+    expect(
+        exc,
+        ErrorNumber.OPERATION_INVALID,
+        "Requested operation is not valid: domain is not transient",
+    )
+    with pytest.raises(VirError) as exc:
+        conn.domain_block_rebase(ref, "vdz", "/tmp/copy.qcow2", 0, DomainBlockRebaseFlags.COPY)
+    assert exc.value.code == ErrorNumber.INVALID_ARG
