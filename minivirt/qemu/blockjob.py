@@ -143,17 +143,20 @@ def _index_name(name: str, target: str) -> int | None:
     return None
 
 
-def find_base(chain: Sequence[BlockChainEntry], name: str, target: str) -> int:
+def find_base(chain: Sequence[BlockChainEntry], name: str, target: str, top_index: int = 1) -> int:
     """Index in ``chain`` (top first) of the image ``name`` strictly beneath the top.
 
     ``name`` is a path (absolute, or relative as recorded in the image above
-    it) or ``<target>[<index>]``.  INVALID_ARG "could not find image '%s'
-    beneath '%s' in chain for '%s'" when it is not below the top image.
+    it) or ``<target>[<index>]`` with libvirt's storage index, the ``index``
+    attribute of the live XML (``top_index`` is the top image's: 1 for the
+    first disk, so ``vda[2]`` is its first backing image).  INVALID_ARG
+    "could not find image '%s' beneath '%s' in chain for '%s'" when it is not
+    below the top image.
     """
     index = _index_name(name, target)
     if index is not None:
-        if 0 < index < len(chain):
-            return index
+        if 0 < index - top_index < len(chain):
+            return index - top_index
     else:
         for i in range(1, len(chain)):
             entry = chain[i]

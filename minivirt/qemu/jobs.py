@@ -75,19 +75,23 @@ def _current_job(dom: DomainObj, disk: str) -> tuple[DiskDef, ActiveJob]:
     return disk_def, job
 
 
-def _job_name(dom: DomainObj, target: str) -> str:
-    """The name libvirt gives a pull job: ``pull-<target>-<top format node>``.
+def _top_index(dom: DomainObj, target: str) -> int:
+    """libvirt's storage index of the disk's top image (``vda[1]`` for the first disk).
 
     libvirt numbers the storage nodes of all disks in order, top to bottom of
-    each chain (``libvirt-1-format`` is the first disk's top layer); the same
-    numbers are the ``index`` attributes of the live domain XML.
+    each chain; the same numbers are the ``index`` attributes of the live XML.
     """
     index = 1
     for d in dom.defn.disks:
         if d.target == target:
             break
         index += max(1, len(dom.chains.get(d.target, ())))
-    return f"pull-{target}-libvirt-{index}-format"
+    return index
+
+
+def _job_name(dom: DomainObj, target: str) -> str:
+    """The name libvirt gives a pull job: ``pull-<target>-libvirt-<top index>-format``."""
+    return f"pull-{target}-libvirt-{_top_index(dom, target)}-format"
 
 
 def _monitor(dom: DomainObj) -> Monitor:
@@ -168,7 +172,11 @@ def _pull_common(
                 )
             chain = dom.chains.get(disk.target, ())
             monitor = _monitor(dom)
-        base_index = find_base(chain, base, disk.target) if base is not None else None
+        base_index = (
+            find_base(chain, base, disk.target, _top_index(dom, disk.target))
+            if base is not None
+            else None
+        )
         backing = (
             relative_backing(chain, base_index) if relative and base_index is not None else None
         )

@@ -159,15 +159,21 @@ CHAIN = (
         ("/i/sub/base.qcow2", 2),
         ("sub/base.qcow2", 2),
         ("/i/sub/../sub/base.qcow2", 2),
-        ("vda[1]", 1),
-        ("vda[2]", 2),
+        ("vda[2]", 1),  # libvirt's storage index: the top is vda[1]
+        ("vda[3]", 2),
     ],
 )
 def test_find_base(name, index):
     assert find_base(CHAIN, name, "vda") == index
 
 
-@pytest.mark.parametrize("name", ["/i/top.qcow2", "vda[0]", "vda[3]", "vdb[1]", "/x", "top"])
+def test_find_base_of_a_second_disk_counts_from_its_top_index():
+    assert find_base(CHAIN, "vdb[5]", "vdb", top_index=4) == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["/i/top.qcow2", "vda[0]", "vda[1]", "vda[4]", "vdb[2]", "/x", "top"]
+)
 def test_find_base_not_beneath(name):
     assert err(lambda: find_base(CHAIN, name, "vda")) == (
         ErrorNumber.INVALID_ARG,

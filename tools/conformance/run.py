@@ -135,7 +135,9 @@ def run_scenario(scenario: Scenario, sides: tuple[Side, Side], root: Path) -> li
     results: list[Result] = []
     for transport in TRANSPORTS:
         runs = [_SideRun(side, scenario, transport, root) for side in sides]
-        threads = [threading.Thread(target=r, name=f"{r.side.name}-{transport}", daemon=True) for r in runs]
+        threads = [
+            threading.Thread(target=r, name=f"{r.side.name}-{transport}", daemon=True) for r in runs
+        ]
         for t in threads:
             t.start()
         for t in threads:
