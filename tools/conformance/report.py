@@ -49,7 +49,8 @@ def write_reports(results: Sequence[Result], summary: dict[str, Any], docs: Path
         "",
         f"**{summary['rows']} rows** ({summary['scenario_rows']} scenario rows times "
         f"{len(summary['transports'])} transports): {summary['match']} match, "
-        f"{summary['intended']} intended differences, {summary['differs']} differ.",
+        f"{summary['intended']} intended differences, {summary['differs']} differ "
+        f"({summary['seconds']} s for the whole run).",
         "",
         "| row | what was run | result |",
         "|---|---|---|",

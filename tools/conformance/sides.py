@@ -17,13 +17,11 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.libvirtd import PrivateLibvirtd, free_port, system_python
+from tools.libvirtd import PrivateLibvirtd, system_python
 
 __all__ = ["Outcome", "Side", "libvirt_side", "minivirt_side"]
 
@@ -126,37 +124,37 @@ class _Minivirt(Side):
         state.mkdir(exist_ok=True)
         self.state = state
         sock = scratch / "minivirt-sock"
-        port = free_port()
         log = open(scratch / "minivirtd.log", "wb")
         self.proc = subprocess.Popen(
             [
                 str(_REPO / ".venv" / "bin" / "minivirtd"),
                 "--listen",
-                f"127.0.0.1:{port}",
+                "127.0.0.1:0",
                 "--unix",
                 str(sock),
                 "--uri",
                 f"qemu:///embed?root={state}",
             ],
             stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=log,
             env=self.env,
             start_new_session=True,
         )
         log.close()
+        assert self.proc.stdout is not None
+        # "minivirtd listening on 127.0.0.1:PORT" once both listeners are up
+        line = self.proc.stdout.readline().decode(errors="replace")
+        if not line.startswith("minivirtd listening on "):
+            self.stop()
+            raise RuntimeError(
+                "minivirtd did not start: " + (scratch / "minivirtd.log").read_text()
+            )
+        port = int(line.rsplit(":", 1)[1])
         self.uris = {
             "tcp": f"qemu+tcp://127.0.0.1:{port}/system",
             "unix": f"qemu+unix:///system?socket={sock}",
         }
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("minivirtd exited: " + (scratch / "minivirtd.log").read_text())
-            if sock.exists():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("minivirtd did not start listening in time")
 
     def qemu_pids(self) -> list[int]:
         """QEMUs of this minivirtd: their command line names its private state dir."""
@@ -199,7 +197,3 @@ def libvirt_side() -> Side:
 def minivirt_side() -> Side:
     """The implementation under test: minivirtd, minivirsh and minivirt.bindings."""
     return _Minivirt()
-
-
-if __name__ == "__main__":  # pragma: no cover - manual use
-    print(sys.argv)
