@@ -34,6 +34,12 @@ def test_scratch_paths_become_one_placeholder():
     assert a == b == "error: disk '$SCRATCH/top.qcow2'\n"
 
 
+def test_a_different_file_in_the_scratch_dir_still_differs():
+    a = normalise_text("/tmp/minivirt-conformance-x/li/errors-tcp/top.qcow2", PATHS)
+    b = normalise_text("/tmp/minivirt-conformance-x/mi/errors-tcp/base.qcow2", OTHER)
+    assert a != b
+
+
 def test_a_path_outside_the_scratch_dir_is_kept():
     a = normalise_text("source /var/lib/images/top.qcow2\n", PATHS)
     assert a == "source /var/lib/images/top.qcow2\n"
@@ -105,6 +111,10 @@ def test_a_running_cursor_varies_but_end_bandwidth_and_type_do_not():
     assert normalise_text(changed, PATHS) != normalise_text(raw.format(cur=65536), PATHS)
     info = {"type": 1, "bandwidth": 1, "cur": 5, "end": 100}
     assert normalise_python(info, PATHS) == normalise_python(dict(info, cur=70), PATHS)
+    assert normalise_python(info, PATHS) == normalise_python(dict(info, cur=0), PATHS)
+    assert normalise_python(info, PATHS) != normalise_python(dict(info, end=200), PATHS)
+    assert normalise_python(info, PATHS) != normalise_python(dict(info, type=2), PATHS)
+    assert normalise_python({}, PATHS) != normalise_python(info, PATHS)
     assert normalise_python(info, PATHS) != normalise_python(dict(info, bandwidth=2, cur=70), PATHS)
     assert normalise_python(info, PATHS) != normalise_python(dict(info, cur=100), PATHS)
 
