@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.installed
 
 CHECK  := $(VENV)/.check
 
-.PHONY: check check-reset deps venv bytecode lint typecheck imports protocol-check test bench demo fuzz clean
+.PHONY: check check-reset deps venv bytecode lint typecheck imports protocol-check test bench demo fuzz conformance clean
 
 # Each step leaves a stamp ($(CHECK)-STEP); the last line sums them up (tools/check_summary.py).
-check: deps venv check-reset lint typecheck imports protocol-check test
+check: deps venv check-reset lint typecheck imports protocol-check test conformance
 	@$(BIN)/python -m tools.check_summary $(VENV)
 
 check-reset:
@@ -64,6 +64,12 @@ bench: deps venv bytecode
 FUZZ_EXAMPLES ?= 5000
 fuzz: venv
 	MINIVIRT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/daemon/test_daemon_fuzz.py
+
+# Real libvirt side by side with minivirt (installs Debian's libvirt when missing);
+# rewrites docs/conformance.md and docs/conformance.json, fails on any unintended difference.
+conformance: deps venv bytecode
+	$(BIN)/python -m tools.conformance
+	@$(BIN)/python -m tools.check_summary --conformance docs/conformance.json > $(CHECK)-conformance
 
 demo: deps venv bytecode
 	$(BIN)/python -m tools.demo

@@ -99,9 +99,17 @@ def ensure_qemu_user() -> None:
     libvirt's QEMU driver resolves its compiled-in default user at start-up
     even when qemu.conf says root, and refuses to load without it.
     """
-    if subprocess.run(["getent", "group", "libvirt-qemu"], capture_output=True).returncode:
-        subprocess.run(["groupadd", "--system", "libvirt-qemu"], check=True)
-    if subprocess.run(["getent", "passwd", "libvirt-qemu"], capture_output=True).returncode:
+
+    def missing(db: str) -> bool:
+        return bool(subprocess.run(["getent", db, "libvirt-qemu"], capture_output=True).returncode)
+
+    # Another run (make bench, a second make conformance) may create them at the
+    # same moment: a failed add is an error only if the entry is still missing.
+    if missing("group"):
+        subprocess.run(["groupadd", "--system", "libvirt-qemu"], capture_output=True)
+        if missing("group"):
+            raise RuntimeError("cannot create the libvirt-qemu group")
+    if missing("passwd"):
         subprocess.run(
             [
                 "useradd",
@@ -115,8 +123,10 @@ def ensure_qemu_user() -> None:
                 "/usr/sbin/nologin",
                 "libvirt-qemu",
             ],
-            check=True,
+            capture_output=True,
         )
+        if missing("passwd"):
+            raise RuntimeError("cannot create the libvirt-qemu user")
 
 
 def free_port() -> int:

@@ -18,6 +18,22 @@ from minivirt.bindings.errors import ApiCall
 __all__ = ["DomainCalls"]
 
 
+def _c_ulong(value: int) -> int:
+    """An ``unsigned long`` argument as libvirt-python converts it (through a C long).
+
+    A value outside a C long raises OverflowError before any call, as
+    libvirt-python does; a negative one wraps to 64 bits.
+    """
+    if isinstance(value, int) and not -(1 << 63) <= value < (1 << 63):
+        raise OverflowError("Python int too large to convert to C long")
+    return value & ((1 << 64) - 1) if isinstance(value, int) else value
+
+
+def _c_uint(value: int) -> int:
+    """An ``unsigned int`` argument (flags): libvirt-python keeps the low 32 bits."""
+    return value & 0xFFFFFFFF if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class DomainCalls:
     """Mirrors libvirt-python's virDomain (virDomainPtr): every method but ``connect``.
 
@@ -130,7 +146,7 @@ class DomainCalls:
         errors (unknown disk, job already active, …).
         """
         with ApiCall("virDomainBlockPull"):
-            self._o.block_pull(disk, bandwidth, flags)
+            self._o.block_pull(disk, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockRebase(self, disk: str, base: str | None, bandwidth: int = 0, flags: int = 0) -> int:
@@ -140,7 +156,7 @@ class DomainCalls:
         plus INVALID_ARG for copy-only flags without COPY.
         """
         with ApiCall("virDomainBlockRebase"):
-            self._o.block_rebase(disk, base, bandwidth, flags)
+            self._o.block_rebase(disk, base, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockJobAbort(self, disk: str, flags: int = 0) -> int:
@@ -151,7 +167,7 @@ class DomainCalls:
         and the driver's errors.
         """
         with ApiCall("virDomainBlockJobAbort"):
-            self._o.block_job_abort(disk, flags)
+            self._o.block_job_abort(disk, _c_uint(flags))
             return 0
 
     def blockJobSetSpeed(self, disk: str, bandwidth: int, flags: int = 0) -> int:
@@ -163,7 +179,7 @@ class DomainCalls:
         OVERFLOW and the driver's errors.
         """
         with ApiCall("virDomainBlockJobSetSpeed"):
-            self._o.block_job_set_speed(disk, bandwidth, flags)
+            self._o.block_job_set_speed(disk, _c_ulong(bandwidth), _c_uint(flags))
             return 0
 
     def blockJobInfo(self, path: str, flags: int = 0) -> dict[str, int]:
@@ -175,7 +191,7 @@ class DomainCalls:
         driver's errors (domain not running, unknown disk).
         """
         with ApiCall("virDomainGetBlockJobInfo"):
-            info = self._o.get_block_job_info(path, flags)
+            info = self._o.get_block_job_info(path, _c_uint(flags))
             if info is None:
                 return {}
             return {

@@ -25,6 +25,7 @@ from minivirt.conf.model import (
     normalize_uuid,
     validate_domain,
 )
+from minivirt.conf.qemu_xml import format_qemu_xml, top_storage_index
 
 __all__ = [
     "DISK_BUSES",
@@ -34,6 +35,8 @@ __all__ = [
     "DomainDef",
     "disk_alias",
     "disk_index",
+    "format_qemu_xml",
+    "top_storage_index",
     "format_xml",
     "format_yaml",
     "new_uuid",

@@ -77,11 +77,15 @@ def supported(
 def invalid_arg(
     argname: str, function: str, detail: str, domain: ErrorDomain = ErrorDomain.DOMAIN
 ) -> VirError:
-    """virReportInvalidArg: INVALID_ARG with str1 = function, str2 = argument name."""
+    """virReportInvalidArg: INVALID_ARG with str1 = function, str2 = argument name.
+
+    The message is the detail alone: virReportInvalidArg formats it without
+    the "invalid argument: " prefix virReportError would add (libvirt 9.0).
+    """
     return VirError(
         ErrorNumber.INVALID_ARG,
         domain,
-        f"invalid argument: {detail}",
+        detail,
         ErrorLevel.ERROR,
         function,
         argname,

@@ -247,6 +247,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         minivirt.wiring.share_event_loop(loop, threading.get_ident())
     default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
     with EventLoopThread():
+        # libvirtd initialises its local driver's state at start-up and keeps it for its
+        # life (domain ids keep growing, a shut-off domain keeps its reason); a connection
+        # held until the daemon stops does the same.  Opened in a thread while the loop
+        # runs, since taking back running domains talks QMP on that loop.
+        try:
+            held = (
+                loop.run_until_complete(loop.run_in_executor(None, core.open, uri))
+                if uri.startswith("qemu:")
+                else None
+            )
+        except VirError as exc:
+            log.error("cannot open %s: %s", uri, exc)
+            return 1
         try:
             if opts.unix:
                 loop.run_until_complete(daemon.listen_unix(opts.unix))
@@ -264,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"minivirtd listening on {host}:{port}", flush=True)
         except (OSError, VirError) as exc:
             log.error("cannot listen: %s", exc)
+            if held is not None:
+                held.close()
             return 1
         if default_listeners:  # as libvirtd: TCP on loopback and the system unix socket
             try:
@@ -276,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop.run_until_complete(daemon.serve())
         # The workers' last calls may still talk to QEMU through this loop: keep it running.
         loop.run_until_complete(loop.run_in_executor(None, daemon.pool.shutdown))
+        if held is not None:
+            loop.run_until_complete(loop.run_in_executor(None, held.close))
     loop.close()
     log.info("shut down")
     return 0

@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Protocol
 
-from minivirt.conf import DiskDef, DomainDef, disk_alias
+from minivirt.conf import DiskDef, DomainDef, top_storage_index
 from minivirt.hypervisor.chain import ChainImage, find_base, relative_backing
 from minivirt.public import (
     BlockJobEvent,
@@ -151,6 +151,9 @@ class DomainView(Protocol):
 
     @property
     def defn(self) -> DomainDef: ...
+
+    @property
+    def persistent(self) -> bool: ...
 
     @property
     def jobs(self) -> Mapping[str, JobView]: ...
@@ -279,7 +282,13 @@ def current_job(dom: DomainView, name: str, driver: Driver) -> tuple[DiskDef, Jo
     return disk, job
 
 
-def check_abort(dom: DomainView, name: str, flags: int, driver: Driver) -> tuple[DiskDef, JobView]:
+def check_abort(
+    dom: DomainView,
+    name: str,
+    flags: int,
+    driver: Driver,
+    chain_of: Callable[[DiskDef], Sequence[ChainImage]],
+) -> tuple[DiskDef, JobView]:
     """qemuDomainBlockJobAbort's checks after the flags: the disk and the job to cancel.
 
     Raises as :func:`current_job`, OPERATION_INVALID "block job on disk '%s' is
@@ -297,14 +306,25 @@ def check_abort(dom: DomainView, name: str, flags: int, driver: Driver) -> tuple
         raise VirError.report(
             ErrorNumber.BLOCK_COPY_ACTIVE,
             driver.domain,
-            f"block job '{job.name}' not ready for pivot yet",
+            f"block job '{job_name(disk.target, top_index(dom, disk.target, chain_of))}' "
+            "not ready for pivot yet",
         )
     return disk, job
 
 
-def refuse_copy(flags: int, driver: Driver) -> None:
-    """BlockRebase with COPY: minivirt's drivers have no block copy (ARGUMENT_UNSUPPORTED)."""
+def refuse_copy(dom: DomainView, name: str, flags: int, driver: Driver) -> None:
+    """BlockRebase with COPY (qemuDomainBlockCopyCommon's first checks, then minivirt's limit).
+
+    After the domain and disk checks of :func:`job_disk`, a persistent domain
+    gets libvirt's OPERATION_INVALID "domain is not transient"; a transient
+    one ARGUMENT_UNSUPPORTED: minivirt's drivers have no block copy.
+    """
     if flags & DomainBlockRebaseFlags.COPY:
+        job_disk(dom, name, driver)
+        if dom.persistent:
+            raise VirError.report(
+                ErrorNumber.OPERATION_INVALID, driver.domain, "domain is not transient"
+            )
         raise VirError.report(
             ErrorNumber.ARGUMENT_UNSUPPORTED,
             driver.domain,
@@ -380,7 +400,8 @@ def plan_pull(
     chain = chain_of(disk)
     base_index = base_path = backing = None
     if base is not None:
-        base_index = find_base(chain, base, disk.target, same_file)
+        top = top_index(dom, disk.target, chain_of)
+        base_index = find_base(chain, base, disk.target, same_file, top)
         base_path = chain[base_index].path
         if relative:
             backing = relative_backing(chain, base_index, driver.domain)
@@ -409,9 +430,17 @@ def translate_info(
     return BlockJobInfo(type=int(jtype), bandwidth=bandwidth, cur=cur, end=end)
 
 
-def job_name(disk: DiskDef) -> str:
-    """The name a disk's block job goes by: its ``-drive`` id, ``drive-`` + the disk's alias."""
-    return f"drive-{disk_alias(disk)}"
+def top_index(
+    dom: DomainView, target: str, chain_of: Callable[[DiskDef], Sequence[ChainImage]]
+) -> int:
+    """libvirt's storage index of disk ``target``'s top image (``vda[1]`` on the first disk)."""
+    return top_storage_index(dom.defn.disks, target, lambda d: len(chain_of(d)))
+
+
+def job_name(target: str, top: int) -> str:
+    """The name libvirt 9.0 gives a pull job: ``pull-<target>-libvirt-<top index>-format``
+    (its blockdev node of the disk's top image); errors about the job carry it."""
+    return f"pull-{target}-libvirt-{top}-format"
 
 
 def job_events(

@@ -47,11 +47,13 @@ def find_base(
     name: str,
     target: str,
     same_file: Callable[[str, str], bool] | None = None,
+    top_index: int = 1,
 ) -> int:
     """virStorageSourceChainLookup below the top: the index in ``chain`` (top = 0) of ``name``.
 
-    ``name`` is ``<target>[<index>]`` (minivirt numbers the chain from the top,
-    as its XML's ``<backingStore index=…>``), a path as recorded in the image
+    ``name`` is ``<target>[<index>]`` with libvirt's storage index (the
+    ``index`` attributes of the live XML; ``top_index`` is the top image's,
+    see ``minivirt.conf.top_storage_index``), a path as recorded in the image
     above, an absolute path, or a path relative to the image above;
     ``same_file`` may add a file-system comparison (symbolic links).  INVALID_ARG
     (VIR_FROM_STORAGE) "requested target '%s' does not match target '%s'",
@@ -63,8 +65,8 @@ def find_base(
         wanted, index = indexed
         if wanted != target:
             raise _storage_error(f"requested target '{wanted}' does not match target '{target}'")
-        if 0 < index < len(chain):
-            return index
+        if 0 < index - top_index < len(chain):
+            return index - top_index
         raise _storage_error(
             f"could not find backing store index '{index}' in chain for '{target}'"
         )

@@ -74,12 +74,14 @@ def block_rebase(
 
     Raises as :func:`block_pull`, plus the base lookup's INVALID_ARG
     (VIR_FROM_STORAGE), INVALID_ARG for RELATIVE without a base,
-    OPERATION_INVALID "can't keep relative backing relationship", and
-    ARGUMENT_UNSUPPORTED for copy jobs (not implemented by minivirt).
+    OPERATION_INVALID "can't keep relative backing relationship", and for
+    copy jobs OPERATION_INVALID "domain is not transient" (a persistent
+    domain, as libvirt) or ARGUMENT_UNSUPPORTED (not implemented by minivirt).
     """
     rules.check_api_flags(flags, rules.REBASE, DRIVER)
     dom = state.get(ref)
-    rules.refuse_copy(flags, DRIVER)
+    with dom.cond:
+        rules.refuse_copy(dom, disk, flags, DRIVER)
     _pull_common(state, dom, disk, base, bandwidth, flags)
 
 
@@ -201,7 +203,7 @@ def block_job_abort(state: QemuDriverState, ref: DomainRef, disk: str, flags: in
     dom = state.get(ref)
     with dom.modify_job():
         with dom.cond:
-            disk_def = rules.check_abort(dom, disk, flags, DRIVER)[0]
+            disk_def = rules.check_abort(dom, disk, flags, DRIVER, lambda d: dom.chain(d.target))[0]
             job = dom.jobs[disk_def.target]
             monitor = _monitor(dom)
             job.aborting = True

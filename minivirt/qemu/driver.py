@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Final
 
-from minivirt.conf import format_xml
+from minivirt.conf import format_qemu_xml
 from minivirt.hypervisor.blockjob import check_flags
 from minivirt.public import (
     BlockJobInfo,
@@ -81,6 +81,14 @@ def _release(state: QemuDriverState) -> None:
         if _states.get(state.roots.key) is state:
             del _states[state.roots.key]
     state.shutdown()
+
+
+def _qemu_user(state: QemuDriverState) -> tuple[int, int]:
+    """The (uid, gid) QEMU runs as: the DAC driver's user, else this process's."""
+    ident = state.dac.identity
+    if ident.uid is not None and ident.gid is not None:
+        return ident.uid, ident.gid
+    return os.getuid(), os.getgid()
 
 
 def _cpu_time_ns(pid: int) -> int:
@@ -252,7 +260,7 @@ class QemuConnection:
             return int(obj.state), int(obj.reason)
 
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
-        """domainGetXMLDesc: libvirt XML with each disk's backing chain as <backingStore>."""
+        """domainGetXMLDesc: libvirt's qemu XML; live, each disk's chain as <backingStore>."""
         check_flags(flags, _XML_FLAGS, "qemuDomainGetXMLDesc", ErrorDomain.QEMU)
         obj = self.state.get(dom)
         with obj.cond:
@@ -260,12 +268,14 @@ class QemuConnection:
             defn = obj.persistent_defn() if flags & DomainXMLFlags.INACTIVE else obj.defn
             chains = dict(obj.chains) if not inactive else {}
             dom_id = None if inactive else obj.id
+        if dom_id is None:
+            return format_qemu_xml(defn)
         backing: dict[str, list[tuple[str, str]]] = {}
         for disk in defn.disks:
             chain = chains.get(disk.target) or process.image_chain(disk.source, disk.format)
             if chain:
                 backing[disk.target] = [(e.path, e.format) for e in chain[1:]]
-        return format_xml(defn, id=dom_id, backing=backing)
+        return format_qemu_xml(defn, id=dom_id, chains=backing, seclabel=_qemu_user(self.state))
 
     # -- block jobs ------------------------------------------------------------
 

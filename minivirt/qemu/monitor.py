@@ -318,6 +318,15 @@ class Monitor:
         self._gone = True
 
     def _run(self, command: str, args: Mapping[str, object] | None, job: str | None) -> object:
+        speed = (args or {}).get("speed")
+        if isinstance(speed, int) and speed >= 1 << 63:
+            # libvirt builds 'speed' as a signed long long ("J" in
+            # qemuMonitorJSONMakeCommand), so a larger value reads as negative.
+            raise VirError.report(
+                ErrorNumber.INTERNAL_ERROR,
+                ErrorDomain.QEMU,
+                "argument key 'speed' must not be negative",
+            )
         return self._mloop.run(self._execute(command, args, job), self.timeout, command)
 
     @property

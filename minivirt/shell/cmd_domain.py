@@ -253,7 +253,7 @@ def cmd_start(ctl: Control, cmd: ParsedCommand) -> bool:
 
     dom = ctl.domain(cmd, by_id=False)
     if dom.id >= 0:
-        raise ctl.fail(message=f"Domain '{dom.name}' is already active")
+        raise ctl.fail(message="Domain is already active")
     try:
         dom.create()
     except VirError as exc:

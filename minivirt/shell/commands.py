@@ -6,7 +6,7 @@ the registry to ``help``; it owns no behaviour.
 
 from __future__ import annotations
 
-from minivirt.shell import cmd_blockjob, cmd_domain, cmd_event, cmd_host, cmd_qemu
+from minivirt.shell import cmd_blockjob, cmd_domain, cmd_dumpxml, cmd_event, cmd_host, cmd_qemu
 from minivirt.shell.options import Group, Registry
 
 __all__ = ["REGISTRY"]
@@ -21,6 +21,7 @@ REGISTRY = Registry(
                 cmd_blockjob.BLOCKPULL,
                 cmd_domain.DEFINE,
                 cmd_domain.DESTROY,
+                cmd_dumpxml.DUMPXML,
                 cmd_event.EVENT,
                 cmd_qemu.QEMU_MONITOR_COMMAND,
                 cmd_domain.START,

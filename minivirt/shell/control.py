@@ -220,16 +220,19 @@ class Control:
         value = cmd.get("bandwidth")
         if value is None:
             return 0
-        if value == "":
-            raise CommandFailed("")
         import re
+
+        from minivirt.public import ErrorDomain, ErrorNumber, VirError
 
         m = re.fullmatch(_UNSCALED, value)
         if m is not None and int(m.group(2)) <= ULONG_MAX:
             number = int(m.group(2))
             return (-number) & ULONG_MAX if m.group(1) == "-" else number
-        scaled = _scaled(value, ULONG_MAX)
-        if scaled is None:
+        scaled = _scaled(value, ULONG_MAX) if value else None
+        if not isinstance(scaled, int):
+            if scaled is not None:  # virScaleInteger's own error, reported after virsh's
+                code, detail = scaled
+                self.last_error = VirError.report(ErrorNumber(code), ErrorDomain.NONE, detail)
             raise self.fail(
                 message=f"Scaled numeric value '{value}' for <--bandwidth> option "
                 "is malformed or out of range"
@@ -281,8 +284,13 @@ class Control:
 _POWERS: Final = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
-def _scaled(text: str, limit: int) -> int | None:
-    """virStrToLong_ullp + virScaleInteger(scale=1): "10M" -> 10485760; None when malformed."""
+def _scaled(text: str, limit: int) -> int | tuple[int, str] | None:
+    """virStrToLong_ullp + virScaleInteger(scale=1): "10M" -> 10485760.
+
+    None when the number itself is malformed; (ErrorNumber, detail) of the
+    error virScaleInteger reports for an unknown suffix (INVALID_ARG) or a
+    result that does not fit (OVERFLOW).
+    """
     import re
 
     m = re.match(r"\s*\+?(\d+)", text)
@@ -292,6 +300,7 @@ def _scaled(text: str, limit: int) -> int | None:
     if value > ULONG_MAX:
         return None
     suffix = text[m.end() :]
+    unknown = (8, f"unknown suffix '{suffix}'")  # VIR_ERR_INVALID_ARG
     if not suffix or suffix.lower() in ("b", "byte", "bytes"):
         scale = 1
     else:
@@ -301,11 +310,11 @@ def _scaled(text: str, limit: int) -> int | None:
         elif rest.lower() == "b":
             base = 1000
         else:
-            return None
+            return unknown
         power = _POWERS.get(suffix[0].lower())
         if power is None:
-            return None
+            return unknown
         scale = base**power
     if value and value > limit // scale:
-        return None
+        return (82, f"value too large: {value}{suffix}")  # VIR_ERR_OVERFLOW
     return value * scale

@@ -51,8 +51,7 @@ class BlockJobs:
         """Mirrors qemuDomainBlockRebase's pull form: a pull of the layers above ``base``."""
         rules.check_api_flags(flags, rules.REBASE, DRIVER)
         with self.host.lock:
-            self.host.find(ref)
-        rules.refuse_copy(flags, DRIVER)
+            rules.refuse_copy(self.host.find(ref), disk, flags, DRIVER)
         return self._pull_common(ref, disk, base, bandwidth, flags)
 
     def _pull_common(
@@ -65,7 +64,7 @@ class BlockJobs:
             plan = rules.plan_pull(obj, name, base, bandwidth, flags, host.chain, DRIVER)
             disk = plan.disk
             job = SimJob(
-                name=rules.job_name(disk),
+                name=rules.job_name(disk.target, rules.top_index(obj, disk.target, host.chain)),
                 target=disk.target,
                 source=disk.source,
                 type=plan.type,
@@ -112,7 +111,7 @@ class BlockJobs:
         rules.check_api_flags(flags, rules.ABORT, DRIVER)
         with self.host.lock:
             obj = self.host.find(ref)
-            target = rules.check_abort(obj, disk, flags, DRIVER)[0].target
+            target = rules.check_abort(obj, disk, flags, DRIVER, self.host.chain)[0].target
             job = obj.jobs[target]
             if flags & DomainBlockJobAbortFlags.ASYNC:
                 job.state = JobState.ABORTING

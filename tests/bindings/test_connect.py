@@ -307,9 +307,7 @@ def test_attribute_error_in_a_block_job_callback_is_swallowed(conn, dom) -> None
 def test_register_rejects_bad_event_ids(conn) -> None:
     exc = _raises(lambda: conn.domainEventRegisterAny(None, 99, lambda *a: None, None))
     assert exc.get_error_code() == libvirt.VIR_ERR_INVALID_ARG
-    assert str(exc) == (
-        "invalid argument: eventID in virConnectDomainEventRegisterAny must be less than 27"
-    )
+    assert str(exc) == ("eventID in virConnectDomainEventRegisterAny must be less than 27")
     assert conn.domainEventCallbackID == {}
 
 

@@ -49,25 +49,25 @@ ROWS = [
         lambda c, r, d, rd: d.blockPull(None),
         libvirt.VIR_ERR_INVALID_ARG,
         libvirt.VIR_FROM_DOMAIN,
-        "invalid argument: disk in virDomainBlockPull must not be NULL",
+        "disk in virDomainBlockPull must not be NULL",
     ),
     (
         lambda c, r, d, rd: d.blockJobInfo(None),
         libvirt.VIR_ERR_INVALID_ARG,
         libvirt.VIR_FROM_DOMAIN,
-        "invalid argument: disk in virDomainGetBlockJobInfo must not be NULL",
+        "disk in virDomainGetBlockJobInfo must not be NULL",
     ),
     (
         lambda c, r, d, rd: d.blockJobAbort(None),
         libvirt.VIR_ERR_INVALID_ARG,
         libvirt.VIR_FROM_DOMAIN,
-        "invalid argument: disk in virDomainBlockJobAbort must not be NULL",
+        "disk in virDomainBlockJobAbort must not be NULL",
     ),
     (
         lambda c, r, d, rd: d.blockJobSetSpeed(None, 1),
         libvirt.VIR_ERR_INVALID_ARG,
         libvirt.VIR_FROM_DOMAIN,
-        "invalid argument: disk in virDomainBlockJobSetSpeed must not be NULL",
+        "disk in virDomainBlockJobSetSpeed must not be NULL",
     ),
     (
         lambda c, r, d, rd: c.lookupByName("nope"),
@@ -79,7 +79,7 @@ ROWS = [
         lambda c, r, d, rd: c.defineXML(None),
         libvirt.VIR_ERR_INVALID_ARG,
         libvirt.VIR_FROM_DOMAIN,
-        "invalid argument: xml in virDomainDefineXML must not be NULL",
+        "xml in virDomainDefineXML must not be NULL",
     ),
     (
         lambda c, r, d, rd: r.defineXML("<domain/>"),

@@ -243,8 +243,10 @@ def test_stopped_domain(qemu_driver, images, domain_yaml):
             "Requested operation is not valid: domain is not running",
             ErrorDomain.DOMAIN,
         )
-    # an inactive domain's XML shows the chain read from the image
-    assert f"<source file='{chain.base}'/>" in qemu_driver.domain_get_xml_desc(ref, 0)
+    # as libvirt, an inactive domain's XML names the disk's source, no backing chain
+    inactive = qemu_driver.domain_get_xml_desc(ref, 0)
+    assert f"<source file='{chain.top}'/>" in inactive
+    assert "backingStore" not in inactive
 
 
 def test_qemu_killed_mid_pull(running, qemu_root, recorder):

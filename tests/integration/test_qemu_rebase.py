@@ -42,7 +42,7 @@ def test_partial_pull_keeps_the_base(qemu_driver, images, domain_yaml, recorder,
     ref = start(qemu_driver, domain_yaml, recorder, top)
     xml = qemu_driver.domain_get_xml_desc(ref, 0)
     assert xml.index(mid) < xml.index(base)
-    qemu_driver.domain_block_rebase(ref, "vda", "vda[2]" if by_index else base, 0, 0)
+    qemu_driver.domain_block_rebase(ref, "vda", "vda[3]" if by_index else base, 0, 0)
     wait_status(recorder, DomainBlockJobStatus.COMPLETED, 1)
     xml = qemu_driver.domain_get_xml_desc(ref, 0)
     assert mid not in xml and base in xml

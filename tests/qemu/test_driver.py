@@ -19,6 +19,7 @@ from minivirt.public import (
     DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
     DomainBlockJobStatus,
+    DomainBlockRebaseFlags,
     DomainEventID,
     DomainShutoffReason,
     DomainState,
@@ -208,7 +209,7 @@ def test_pivot_is_refused_for_a_pull(setup):
     expect(
         exc,
         ErrorNumber.BLOCK_COPY_ACTIVE,
-        "block copy still active: block job 'drive-virtio-disk0' not ready for pivot yet",
+        "block copy still active: block job 'pull-vda-libvirt-1-format' not ready for pivot yet",
     )
 
 
@@ -342,7 +343,7 @@ def test_qemu_vanishing_mid_command(setup):
         exc,
         ErrorNumber.OPERATION_INVALID,
         "Requested operation is not valid: domain is not running",
-        ErrorDomain.DOMAIN,
+        ErrorDomain.DOMAIN,  # virDomainObjCheckActive is conf code (VIR_FROM_DOMAIN)
     )
 
 
@@ -362,3 +363,18 @@ def test_stale_status_file_is_dropped(sockdir, event_loop):
         assert not os.path.exists(status)
     finally:
         conn.close()
+
+
+def test_copy_of_a_persistent_domain_is_refused_as_libvirt(setup):
+    # libvirt 9.0 copies only transient domains: "domain is not transient"
+    conn, ref = setup.start()
+    with pytest.raises(VirError) as exc:
+        conn.domain_block_rebase(ref, "vda", "/tmp/copy.qcow2", 0, DomainBlockRebaseFlags.COPY)
+    expect(
+        exc,
+        ErrorNumber.OPERATION_INVALID,
+        "Requested operation is not valid: domain is not transient",
+    )
+    with pytest.raises(VirError) as exc:
+        conn.domain_block_rebase(ref, "vdz", "/tmp/copy.qcow2", 0, DomainBlockRebaseFlags.COPY)
+    assert exc.value.code == ErrorNumber.INVALID_ARG

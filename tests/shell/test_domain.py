@@ -49,7 +49,7 @@ def test_define_start_destroy_undefine(sh, host, domain_file):
     assert (r.rc, r.out, r.err) == (0, "Domain 'golden2' started\n\n", "")
     assert sh("domstate", "golden2", "--reason").out == "running (booted)\n\n"
     r = sh("start", "golden2")
-    assert (r.rc, r.err) == (1, "error: Domain 'golden2' is already active\n")
+    assert (r.rc, r.err) == (1, "error: Domain is already active\n")
     r = sh("destroy", "golden2")
     assert (r.rc, r.out, r.err) == (0, "Domain 'golden2' destroyed\n\n", "")
     assert sh("domstate", "golden2", "--reason").out == "shut off (destroyed)\n\n"
@@ -101,7 +101,7 @@ def test_define_bad_document(sh, tmp_path):
 def test_start_looks_up_by_name_or_uuid_only(sh):
     r = sh("start", "1")
     assert (r.rc, r.err) == (1, "error: failed to get domain '1'\n")
-    assert sh("start", UUID).err == "error: Domain 'test' is already active\n"
+    assert sh("start", UUID).err == "error: Domain is already active\n"
 
 
 def test_domstate_by_id_uuid_name(sh):
