@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C stops the run even when started with SIGINT ignored (a background job)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     results: list[Result] = []
     try:
         for side in sides:
@@ -52,10 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for scenario in scenarios:
             print(f"conformance: {scenario.name}", file=sys.stderr, flush=True)
             results += run_scenario(scenario, sides, root)
+    except KeyboardInterrupt:
+        print("conformance: interrupted; daemons and QEMUs stopped", file=sys.stderr)
+        return 130
     finally:
         for side in sides:
             side.stop()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.monotonic() - started

@@ -45,6 +45,7 @@ class Side:
     def __init__(self, name: str, virsh: list[str], python: list[str], module: str) -> None:
         self.name = name
         self.tag = name[:2]
+        self.root: Path | None = None
         self.virsh = virsh
         self.python = python
         self.module = module
@@ -55,6 +56,35 @@ class Side:
 
     def start(self, scratch: Path) -> None:
         raise NotImplementedError
+
+    def qemu_pids(self) -> list[int]:
+        """QEMUs of this side: their command line names an image under ``<root>/<tag>``.
+
+        Images of both sides live in the run's scratch root, each side under
+        its own tag (``li``, ``mi``); the daemons under ``<tag>-daemon``.
+        """
+        if self.root is None:
+            return []
+        mark = str(self.root / self.tag).encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if mark in cmdline and b"qemu-system" in cmdline.split(b"\0", 1)[0]:
+                pids.append(int(entry.name))
+        return pids
+
+    def kill_qemus(self, pids: list[int]) -> None:
+        """SIGKILL ``pids`` and this side's QEMUs still alive."""
+        for pid in set(pids + self.qemu_pids()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
 
     def stop(self) -> None:
         raise NotImplementedError
@@ -100,13 +130,16 @@ class _Libvirt(Side):
 
     def start(self, scratch: Path) -> None:
         scratch.mkdir(parents=True, exist_ok=True)
+        self.root = scratch.parent
         self.daemon = PrivateLibvirtd(scratch)
         self.daemon.start()
         self.uris = {"tcp": self.daemon.tcp_uri, "unix": self.daemon.unix_uri}
 
     def stop(self) -> None:
+        qemus = self.qemu_pids()
         if self.daemon is not None:
             self.daemon.stop()
+        self.kill_qemus(qemus)
 
 
 class _Minivirt(Side):
@@ -120,6 +153,7 @@ class _Minivirt(Side):
 
     def start(self, scratch: Path) -> None:
         scratch.mkdir(parents=True, exist_ok=True)
+        self.root = scratch.parent
         state = scratch / "state"
         state.mkdir(exist_ok=True)
         self.state = state
@@ -156,23 +190,6 @@ class _Minivirt(Side):
             "unix": f"qemu+unix:///system?socket={sock}",
         }
 
-    def qemu_pids(self) -> list[int]:
-        """QEMUs of this minivirtd: their command line names its private state dir."""
-        if self.state is None:
-            return []
-        mark = str(self.state).encode()
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if mark in cmdline and b"qemu-system" in cmdline:
-                pids.append(int(entry.name))
-        return pids
-
     def stop(self) -> None:
         qemus = self.qemu_pids()
         if self.proc is not None and self.proc.poll() is None:
@@ -182,11 +199,7 @@ class _Minivirt(Side):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for pid in set(qemus + self.qemu_pids()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
+        self.kill_qemus(qemus)
 
 
 def libvirt_side() -> Side:
