@@ -37,7 +37,7 @@ from minivirt.conf.model import (
     xml_error,
 )
 
-__all__ = ["format_xml", "parse_xml"]
+__all__ = ["driver_element", "format_xml", "parse_xml"]
 
 #: Domain types accepted in ``<domain type=…>`` (the output always says 'qemu').
 _DOMAIN_TYPES: Final[frozenset[str]] = frozenset({"qemu", "kvm", "test"})
@@ -209,6 +209,12 @@ def _format_backing(out: list[str], chain: Sequence[tuple[str, str]]) -> None:
         out.append(f"{indent}</backingStore>")
 
 
+def driver_element(disk: DiskDef) -> str:
+    """A disk's ``<driver>`` element, as libvirt prints it (format, copy-on-read)."""
+    cor = "" if disk.copy_on_read is None else f" copy_on_read='{disk.copy_on_read}'"
+    return f"<driver name='qemu' type='{_esc(disk.format)}'{cor}/>"
+
+
 def format_xml(
     defn: DomainDef,
     *,
@@ -240,8 +246,7 @@ def format_xml(
         out.append(f"    <emulator>{_esc(defn.emulator)}</emulator>")
     for disk in defn.disks:
         out.append(f"    <disk type='file' device='{_esc(disk.device)}'>")
-        cor = "" if disk.copy_on_read is None else f" copy_on_read='{disk.copy_on_read}'"
-        out.append(f"      <driver name='qemu' type='{_esc(disk.format)}'{cor}/>")
+        out.append(f"      {driver_element(disk)}")
         out.append(f"      <source file='{_esc(disk.source)}'/>")
         if backing is not None and disk.target in backing:
             _format_backing(out, backing[disk.target])

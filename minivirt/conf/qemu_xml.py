@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from minivirt.conf.domain_xml import _esc
+from minivirt.conf.domain_xml import _esc, driver_element
 from minivirt.conf.model import DiskDef, DomainDef, disk_alias
 
 __all__ = ["DEFAULT_EMULATOR", "format_qemu_xml", "top_storage_index"]
@@ -78,7 +78,7 @@ def _disk(
     index: int,
 ) -> None:
     out.append(f"    <disk type='file' device='{_esc(disk.device)}'>")
-    out.append(f"      <driver name='qemu' type='{_esc(disk.format)}'/>")
+    out.append(f"      {driver_element(disk)}")
     if live:
         out.append(f"      <source file='{_esc(disk.source)}' index='{index}'/>")
         _backing(out, chain, "      ", index + 1)

@@ -32,7 +32,7 @@ def test_the_twin_answers_as_the_blocking_call():
     [
         (
             lambda d: (d, None, 0),
-            "invalid argument: disk in virDomainGetBlockJobInfo must not be NULL",
+            "disk in virDomainGetBlockJobInfo must not be NULL",
         ),
         (lambda d: ("test", "vda", 0), "invalid domain pointer in virDomainGetBlockJobInfo"),
         (lambda d: (d, "vda", -1), None),

@@ -82,7 +82,7 @@ def test_bad_handle_and_arguments(conn):
     assert _err(exc) == (
         ErrorNumber.INVALID_ARG,
         ErrorDomain.NONE,
-        f"invalid argument: cmd in {FN} must not be NULL",
+        f"cmd in {FN} must not be NULL",
     )
     with pytest.raises(VirError) as exc:
         qdom.qemu_monitor_command("x", "1")  # type: ignore[arg-type]

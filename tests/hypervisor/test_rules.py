@@ -195,12 +195,19 @@ CHAIN = (
         ("/i/sub/base.qcow2", 2),
         ("sub/base.qcow2", 2),
         ("/i/sub/../sub/base.qcow2", 2),
-        ("vda[1]", 1),
-        ("vda[2]", 2),
+        ("vda[2]", 1),  # libvirt's storage index: the top of the first disk is vda[1]
+        ("vda[3]", 2),
     ],
 )
 def test_find_base(name, index):
     assert chain.find_base(CHAIN, name, "vda") == index
+
+
+def test_find_base_of_a_later_disk_counts_from_its_top_index():
+    assert chain.find_base(CHAIN, "vdb[5]", "vdb", top_index=4) == 1
+    assert err(lambda: chain.find_base(CHAIN, "vdb[4]", "vdb", top_index=4))[2] == (
+        "invalid argument: could not find backing store index '4' in chain for 'vdb'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -213,7 +220,8 @@ def test_find_base(name, index):
         ("top", "could not find image 'top' beneath '/i/top.qcow2' in chain for 'vda'"),
         ("/x", "could not find image '/x' beneath '/i/top.qcow2' in chain for 'vda'"),
         ("vda[0]", "could not find image 'vda[0]' beneath '/i/top.qcow2' in chain for 'vda'"),
-        ("vda[3]", "could not find backing store index '3' in chain for 'vda'"),
+        ("vda[1]", "could not find backing store index '1' in chain for 'vda'"),
+        ("vda[4]", "could not find backing store index '4' in chain for 'vda'"),
         ("vdb[1]", "requested target 'vdb' does not match target 'vda'"),
     ],
 )
@@ -273,11 +281,19 @@ class Dom:
     defn: DomainDef
     active: bool = True
     jobs: dict = dataclasses.field(default_factory=dict)
+    persistent: bool = True
 
 
 DEFN = DomainDef(
     "d", "6695eb01-f6a4-8304-79aa-97f2502e193f", disks=(DiskDef("vda", "/i/top.qcow2"),)
 )
+TWO_DISKS = dataclasses.replace(DEFN, disks=(*DEFN.disks, DiskDef("vdb", "/i/b.qcow2")))
+
+
+def CHAIN_OF(disk):
+    return CHAIN
+
+
 NOT_RUNNING = (
     ErrorNumber.OPERATION_INVALID,
     ErrorDomain.DOMAIN,
@@ -359,7 +375,7 @@ def test_plan_pull():
     assert plan(Dom(DEFN), "/i/top.qcow2", bandwidth=2) == rules.PullPlan(
         DEFN.disks[0], None, None, None, 2 << 20
     )
-    assert plan(Dom(DEFN), base="vda[2]", bandwidth=5, flags=0x50) == rules.PullPlan(
+    assert plan(Dom(DEFN), base="vda[3]", bandwidth=5, flags=0x50) == rules.PullPlan(
         DEFN.disks[0], 2, "/i/sub/base.qcow2", "sub/base.qcow2", 5
     )
 
@@ -372,14 +388,19 @@ def test_current_job_and_abort_checks():
     )
     assert err(lambda: rules.current_job(Dom(DEFN, active=False), "vda", TEST)) == NOT_RUNNING
     job = Job()
-    assert rules.check_abort(Dom(DEFN, jobs={"vda": job}), "vda", 1, TEST) == (DEFN.disks[0], job)
-    assert err(lambda: rules.check_abort(Dom(DEFN, jobs={"vda": job}), "vda", 2, TEST)) == (
+    assert rules.check_abort(Dom(DEFN, jobs={"vda": job}), "vda", 1, TEST, CHAIN_OF) == (
+        DEFN.disks[0],
+        job,
+    )
+    two = Dom(TWO_DISKS, jobs={"vdb": job})
+    assert err(lambda: rules.check_abort(two, "vdb", 2, TEST, CHAIN_OF)) == (
         ErrorNumber.BLOCK_COPY_ACTIVE,
         ErrorDomain.TEST,
-        "block copy still active: block job 'drive-virtio-disk0' not ready for pivot yet",
+        # vda's three images are storage nodes 1-3: vdb's top is node 4
+        "block copy still active: block job 'pull-vdb-libvirt-4-format' not ready for pivot yet",
     )
     ending = Dom(DEFN, jobs={"vda": Job(ending=True)})
-    assert err(lambda: rules.check_abort(ending, "vda", 2, TEST)) == (
+    assert err(lambda: rules.check_abort(ending, "vda", 2, TEST, CHAIN_OF)) == (
         ErrorNumber.OPERATION_INVALID,
         ErrorDomain.TEST,
         "Requested operation is not valid: block job on disk 'vda' is still being ended",
@@ -388,8 +409,14 @@ def test_current_job_and_abort_checks():
 
 
 def test_refuse_copy_and_no_domain():
-    rules.refuse_copy(0x77 & ~0x8, QEMU)
-    assert err(lambda: rules.refuse_copy(0x8, TEST)) == (
+    rules.refuse_copy(Dom(DEFN), "vda", 0x77 & ~0x8, QEMU)
+    assert err(lambda: rules.refuse_copy(Dom(DEFN, active=False), "vda", 0x8, TEST)) == NOT_RUNNING
+    assert err(lambda: rules.refuse_copy(Dom(DEFN), "vda", 0x8, TEST)) == (
+        ErrorNumber.OPERATION_INVALID,
+        ErrorDomain.TEST,
+        "Requested operation is not valid: domain is not transient",
+    )
+    assert err(lambda: rules.refuse_copy(Dom(DEFN, persistent=False), "vda", 0x8, TEST)) == (
         ErrorNumber.ARGUMENT_UNSUPPORTED,
         ErrorDomain.TEST,
         "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
@@ -417,5 +444,6 @@ def test_job_events_and_name():
     assert rules.job_events(ref, "vdb", "", 1, 0) == (
         BlockJobEvent(ref, "vdb", 1, 0, int(DomainEventID.BLOCK_JOB_2)),
     )
-    assert rules.job_name(DiskDef("vdc", "/x")) == "drive-virtio-disk2"
-    assert rules.job_name(DiskDef("sdb", "/x", bus="sata")) == "drive-sata0-0-1"
+    assert rules.job_name("vdc", 7) == "pull-vdc-libvirt-7-format"
+    assert rules.top_index(Dom(TWO_DISKS), "vda", CHAIN_OF) == 1
+    assert rules.top_index(Dom(TWO_DISKS), "vdb", CHAIN_OF) == 4

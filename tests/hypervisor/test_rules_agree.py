@@ -168,7 +168,7 @@ ROWS = [
         (
             ErrorNumber.BLOCK_COPY_ACTIVE,
             DRIVER,
-            "block copy still active: block job 'drive-virtio-disk0' not ready for pivot yet",
+            "block copy still active: block job 'pull-vda-libvirt-1-format' not ready for pivot yet",
         ),
     ),
     (
@@ -200,10 +200,11 @@ ROWS = [
         "rebase-copy",
         None,
         rebase(BASE, 0x8),
+        # a copy needs a transient domain (qemuDomainBlockCopyCommon); both are persistent
         (
-            ErrorNumber.ARGUMENT_UNSUPPORTED,
+            ErrorNumber.OPERATION_INVALID,
             DRIVER,
-            "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
+            "Requested operation is not valid: domain is not transient",
         ),
     ),
     (
@@ -229,11 +230,11 @@ ROWS = [
     (
         "rebase-index",
         None,
-        rebase("vda[2]"),
+        rebase("vda[3]"),  # libvirt's storage index: vda[1] the top, vda[2] its base
         (
             ErrorNumber.INVALID_ARG,
             ErrorDomain.STORAGE,
-            "invalid argument: could not find backing store index '2' in chain for 'vda'",
+            "invalid argument: could not find backing store index '3' in chain for 'vda'",
         ),
     ),
     (

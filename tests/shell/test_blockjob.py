@@ -121,7 +121,7 @@ def test_pivot_on_a_pull_job_fails(sh, frozen):
     assert (r.rc, r.out, r.err) == (
         1,
         "\n",
-        "error: block copy still active: block job 'drive-virtio-disk0' not ready for pivot yet\n",
+        "error: block copy still active: block job 'pull-vda-libvirt-1-format' not ready for pivot yet\n",
     )
 
 

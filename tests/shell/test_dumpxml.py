@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minivirt.shell.cmd_dumpxml import XPathError, dump_node, select
+from minivirt.shell.xpath import XPathError, dump_node, select
 
 DOC = """<domain type='qemu' id='1'>
   <name>golden</name>

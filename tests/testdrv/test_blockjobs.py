@@ -151,9 +151,9 @@ REFUSALS = [
         "rebase-copy",
         None,
         lambda d: d.domain_block_rebase(TEST, "vda", "/x", 0, 0x8),
-        ErrorNumber.ARGUMENT_UNSUPPORTED,
+        ErrorNumber.OPERATION_INVALID,
         T,
-        "argument unsupported: flag VIR_DOMAIN_BLOCK_REBASE_COPY is not supported by minivirt",
+        "Requested operation is not valid: domain is not transient",
     ),
     (
         "rebase-relative",
@@ -190,10 +190,10 @@ REFUSALS = [
     (
         "rebase-index",
         None,
-        lambda d: d.domain_block_rebase(TEST, "vda", "vda[2]", 0, 0),
+        lambda d: d.domain_block_rebase(TEST, "vda", "vda[3]", 0, 0),
         INV,
         ErrorDomain.STORAGE,
-        "invalid argument: could not find backing store index '2' in chain for 'vda'",
+        "invalid argument: could not find backing store index '3' in chain for 'vda'",
     ),
     (
         "rebase-busy",
@@ -281,7 +281,7 @@ REFUSALS = [
         lambda d: d.domain_block_job_abort(TEST, "vda", 2),
         ErrorNumber.BLOCK_COPY_ACTIVE,
         T,
-        "block copy still active: block job 'drive-virtio-disk0' not ready for pivot yet",
+        "block copy still active: block job 'pull-vda-libvirt-1-format' not ready for pivot yet",
     ),
     (
         "abort-again",
@@ -480,11 +480,12 @@ def test_rebase_keeps_base(drv, clock, loop, collector):
     assert collector.wait(2) == events_for(COMPLETED)
     assert hv.backing_chain(SRC) == chain[1:]
     assert "/guest/mid.qcow2" not in drv.domain_get_xml_desc(TEST, 0)
-    # by index: vda[1] is the first backing file, so nothing to copy
-    drv.domain_block_rebase(TEST, "vda", "vda[1]", 0, 0)
+    # by libvirt's storage index (the top is vda[1]): vda[2] is the first backing
+    # file, so nothing to copy
+    drv.domain_block_rebase(TEST, "vda", "vda[2]", 0, 0)
     assert info(drv) is None
     assert hv.backing_chain(SRC) == chain[1:]
-    drv.domain_block_rebase(TEST, SRC, "vda[2]", 0, 0)
+    drv.domain_block_rebase(TEST, SRC, "vda[3]", 0, 0)
     clock.advance(1)
     assert info(drv) is None
     assert hv.backing_chain(SRC) == chain[2:]
