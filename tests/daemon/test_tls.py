@@ -111,6 +111,7 @@ def test_foreign_client_certificate_is_refused(tls_daemon, tmp_path):
         conn.get_type()  # TLS 1.3 may report the refusal on the first read
     assert info.value.domain == ErrorDomain.RPC
     assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
+    assert "TLS handshake with 127.0.0.1:" in tls_daemon.log_path.read_text()
     conn = core.open(tls_daemon.url())  # the daemon goes on
     assert conn.get_type() == "Test"
     conn.close()
@@ -146,11 +147,14 @@ def _refused(uri):
     assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
 
 
-def test_expired_client_certificate_is_refused(tmp_path):
+def test_expired_client_certificate_is_refused_and_logged(tmp_path):
     pki = make_pki(tmp_path / "pki", client_days="-1")
     d = DaemonProcess(tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki))
     try:
         _refused(_tls_uri(d, pki))
+        log = d.log_path.read_text()
+        assert "TLS handshake with 127.0.0.1:" in log  # logged with the peer
+        assert "certificate has expired" in log
         conn = core.open(d.url())  # the daemon goes on
         assert conn.get_type() == "Test"
         conn.close()
