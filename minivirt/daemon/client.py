@@ -32,7 +32,7 @@ from minivirt import core
 from minivirt.core import aio
 from minivirt.daemon.dispatch import Handler
 from minivirt.daemon.limits import Limits
-from minivirt.daemon.tls import dn_allowed, peer_dn
+from minivirt.daemon.tls import ServerSession, dn_allowed, peer_dn, ssl_text
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
 from minivirt.remote.codec import (
     KEEPALIVE_PING,
@@ -96,6 +96,8 @@ class Client(asyncio.Protocol):
             (aio.domain_get_block_job_info_async, aio.has_async),
         )
         self._tls = tls
+        self._session: ServerSession | None = None
+        self._handshake_timer: asyncio.TimerHandle | None = None
         self._ready = False  # handshake done, checks passed: messages may be read
         self._opening = False  # a CONNECT_OPEN is queued or running
         self.closing = False  # CONNECT_CLOSE seen (or dropped): nothing else is read
@@ -146,19 +148,9 @@ class Client(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
         loop = daemon.loop
         self._anon_timer = loop.call_later(self.limits.anonymous_timeout, self._anonymous_expired)
-        if self._tls is not None:  # the handshake is done: check the name
-            dn = peer_dn(transport.get_extra_info("peercert"))
-            if not dn_allowed(dn, self.limits.tls_allowed_dn):
-                log.warning(
-                    "Client %s's x509 Distinguished Name '%s' is not on the list of allowed"
-                    " clients (tls_allowed_dn_list), connection refused",
-                    self.peer,
-                    dn,
-                )
-                self._drop_now()
-                return
-            log.debug("client %s: TLS with '%s'", self.peer, dn)
-            self._ready = True
+        if self._tls is not None:  # TLS in memory: every refusal is seen and logged
+            self._session = ServerSession(self._tls)
+            self._handshake_timer = loop.call_later(10.0, self._handshake_expired)
             return
         sock = transport.get_extra_info("socket")
         self._fd = sock.fileno() if sock is not None else -1
@@ -172,7 +164,7 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.daemon.clients.discard(self)
-        for timer in (self._frame_timer, self._anon_timer, self._ka_timer):
+        for timer in (self._frame_timer, self._anon_timer, self._ka_timer, self._handshake_timer):
             if timer is not None:
                 timer.cancel()
         with self._wlock:  # asyncio closes the socket only after this returns
@@ -192,8 +184,52 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._last_rx = time.monotonic()
         self._pings = 0
+        if self._session is not None:
+            data = self._tls_received(data)
+            if not data:
+                return
         self.codec.receive_data(data)
         self._process()
+
+    # -- TLS ------------------------------------------------------------------
+
+    def _tls_received(self, data: bytes) -> bytes:
+        """Ciphertext in: the handshake, the allow-list, then plaintext out."""
+        session = self._session
+        assert session is not None
+        was_done = session.done
+        try:
+            plain, reply = session.receive(data)
+        except ssl.SSLError as exc:
+            what = "TLS error from" if was_done else "TLS handshake with"
+            log.warning("%s %s refused: %s", what, self.peer, ssl_text(exc))
+            self._drop_now()
+            return b""
+        if reply and self.transport is not None:
+            self.transport.write(reply)
+        if session.done and not was_done:
+            if self._handshake_timer is not None:
+                self._handshake_timer.cancel()
+                self._handshake_timer = None
+            dn = peer_dn(session.peercert())
+            if not dn_allowed(dn, self.limits.tls_allowed_dn):
+                log.warning(
+                    "Client %s's x509 Distinguished Name '%s' is not on the list of allowed"
+                    " clients (tls_allowed_dn_list), connection refused",
+                    self.peer,
+                    dn,
+                )
+                self._drop_now()
+                return b""
+            log.debug("client %s: TLS with '%s'", self.peer, dn)
+            self._ready = True
+        return plain
+
+    def _handshake_expired(self) -> None:
+        self._handshake_timer = None
+        if self._session is not None and not self._session.done:
+            log.warning("TLS handshake with %s refused: not finished within 10 s", self.peer)
+            self._drop_now()
 
     # -- reading --------------------------------------------------------------
 
@@ -445,6 +481,12 @@ class Client(asyncio.Protocol):
             transport = self.transport
             if transport is None:
                 return
+            if self._session is not None:  # loop thread only: the session is not thread-safe
+                try:
+                    data = self._session.send(data)
+                except ssl.SSLError as exc:
+                    log.warning("TLS write to %s failed: %s", self.peer, exc)
+                    return
             transport.write(data)
             unsent = transport.get_write_buffer_size()
         if unsent > 2 * self.limits.unsent:  # events keep coming to a client that never reads

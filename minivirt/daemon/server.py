@@ -111,8 +111,7 @@ class Daemon:
     async def listen_tcp(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
         """Listen on ``host:port`` (0 = any free port), over TLS with ``tls``; return the port."""
         self.loop_thread = threading.get_ident()
-        extra: dict[str, Any] = {"ssl": tls, "ssl_handshake_timeout": 10.0} if tls else {}
-        server = await self.loop.create_server(lambda: Client(self, tls), host, port, **extra)
+        server = await self.loop.create_server(lambda: Client(self, tls), host, port)
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 

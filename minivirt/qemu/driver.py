@@ -135,10 +135,11 @@ def _matches(dom: DomainObj, flags: int) -> bool:
 class QemuConnection:
     """One connection to the qemu driver (libvirt's qemu driver table for one virConnect)."""
 
-    #: Calls answered from the driver's memory, never from QEMU or the disk: a
-    #: server may run them inline.  Block jobs, lifecycle calls and the
-    #: version probe (it may run the emulator) are not among them.
     unsupported_slots: Final = frozenset[DriverSlot]()  # fills every slot
+    #: Calls answered from the driver's memory, never from QEMU or the disk: a
+    #: server may run them inline.  Block jobs, lifecycle calls, the XML (a
+    #: shut-off domain's backing chain is read with qemu-img) and the version
+    #: probe (it may run the emulator) are not among them.
     nonblocking_slots: Final = frozenset(
         {
             "get_type",
@@ -150,7 +151,6 @@ class QemuConnection:
             "lookup_by_uuid",
             "domain_get_state",
             "domain_get_info",
-            "domain_get_xml_desc",
             "connect_domain_event_register_any",
             "connect_domain_event_deregister_any",
         }

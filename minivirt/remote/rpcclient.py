@@ -159,7 +159,7 @@ class RPCClient:
                 delay = interval - idle
                 continue
             if self._pings >= count:
-                log.warning("no answer from the server to %d keepalive messages", count)
+                log.debug("no answer from the server to %d keepalive messages", count)
                 self._fail(keepalive_timeout())
                 try:
                     self._sock.shutdown(socket.SHUT_RDWR)

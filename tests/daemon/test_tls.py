@@ -118,6 +118,7 @@ def test_foreign_client_certificate_is_refused(tls_daemon, tmp_path):
         assert code == ErrorNumber.SYSTEM_ERROR
         eof = "End of file while reading data: Input/output error"
         assert message == eof or message.startswith("Cannot recv data: "), message
+    assert "TLS handshake with 127.0.0.1:" in tls_daemon.log_path.read_text()
     conn = core.open(tls_daemon.url())  # the daemon goes on
     assert conn.get_type() == "TEST"
     conn.close()
@@ -153,11 +154,14 @@ def _refused(uri):
     assert info.value.code in (ErrorNumber.AUTH_FAILED, ErrorNumber.SYSTEM_ERROR)
 
 
-def test_expired_client_certificate_is_refused(tmp_path):
+def test_expired_client_certificate_is_refused_and_logged(tmp_path):
     pki = make_pki(tmp_path / "pki", client_days="-1")
     d = DaemonProcess(tmp_path, "--tls-listen", "127.0.0.1:0", "--pki", str(pki))
     try:
         _refused(_tls_uri(d, pki))
+        log = d.log_path.read_text()
+        assert "TLS handshake with 127.0.0.1:" in log  # logged with the peer
+        assert "certificate has expired" in log
         conn = core.open(d.url())  # the daemon goes on
         assert conn.get_type() == "TEST"
         conn.close()
