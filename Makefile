@@ -33,8 +33,11 @@ bytecode:
 	@$(BIN)/python -m compileall -q minivirt tools >/dev/null
 
 # QEMU from Debian: installed through apt-get when missing and we are root.
+# QEMU, qemu-utils and openssl, then Debian's libvirt (the tests and `make conformance`
+# compare with it): each installed with apt-get when missing and we are root.
 deps:
 	@sh tools/install-qemu.sh
+	@$(PYTHON) -m tools.libvirtd --install
 
 lint: venv
 	$(BIN)/ruff format --check minivirt tests tools

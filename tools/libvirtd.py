@@ -38,7 +38,9 @@ __all__ = [
     "ensure_installed",
     "ensure_qemu_user",
     "free_port",
+    "kill_pids",
     "system_python",
+    "terminate",
 ]
 
 #: Debian's packages for a libvirtd with the QEMU driver, virsh and libvirt-python.
@@ -127,6 +129,25 @@ def ensure_qemu_user() -> None:
         )
         if missing("passwd"):
             raise RuntimeError("cannot create the libvirt-qemu user")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM a daemon we started, SIGKILL after ``grace`` seconds, and reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def kill_pids(pids: list[int]) -> None:
+    """SIGKILL each process (QEMUs a daemon left behind); gone ones are skipped."""
+    for pid in set(pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -261,16 +282,8 @@ class PrivateLibvirtd:
     def stop(self) -> None:
         """SIGTERM libvirtd (SIGKILL after 10 s), then kill every QEMU it started."""
         qemus = self.qemu_pids()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid in set(qemus + self.qemu_pids()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        terminate(self.proc)
+        kill_pids(qemus + self.qemu_pids())
         if self._own_scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -306,6 +319,11 @@ def running(scratch: Path | None = None) -> Iterator[PrivateLibvirtd]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--install"]:
+        # `make deps`: the tests compare with the real libvirt-python, so it is needed
+        # before pytest runs, not only for `make conformance`.
+        ensure_installed()
+        sys.exit(0)
     # Start one and print its URIs, for trying things by hand; Ctrl-C stops it.
     with running() as lv:
         print(f"libvirtd pid {lv.pid}\n  {lv.tcp_uri}\n  {lv.unix_uri}", flush=True)

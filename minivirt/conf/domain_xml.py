@@ -37,7 +37,7 @@ from minivirt.conf.model import (
     xml_error,
 )
 
-__all__ = ["driver_element", "format_xml", "parse_xml"]
+__all__ = ["driver_element", "format_backing", "format_xml", "parse_xml"]
 
 #: Domain types accepted in ``<domain type=…>`` (the output always says 'qemu').
 _DOMAIN_TYPES: Final[frozenset[str]] = frozenset({"qemu", "kvm", "test"})
@@ -196,9 +196,12 @@ def _esc(value: str) -> str:
     )
 
 
-def _format_backing(out: list[str], chain: Sequence[tuple[str, str]]) -> None:
-    indent = "      "
-    for index, (path, fmt) in enumerate(chain, start=1):
+def format_backing(
+    out: list[str], chain: Sequence[tuple[str, str]], indent: str = "      ", first: int = 1
+) -> None:
+    """A backing chain (path, format) as libvirt's nested ``<backingStore>`` elements,
+    numbered from ``first``, ending with the empty ``<backingStore/>``."""
+    for index, (path, fmt) in enumerate(chain, start=first):
         out.append(f"{indent}<backingStore type='file' index='{index}'>")
         out.append(f"{indent}  <format type='{_esc(fmt)}'/>")
         out.append(f"{indent}  <source file='{_esc(path)}'/>")
@@ -249,7 +252,7 @@ def format_xml(
         out.append(f"      {driver_element(disk)}")
         out.append(f"      <source file='{_esc(disk.source)}'/>")
         if backing is not None and disk.target in backing:
-            _format_backing(out, backing[disk.target])
+            format_backing(out, backing[disk.target])
         out.append(f"      <target dev='{_esc(disk.target)}' bus='{_esc(disk.bus)}'/>")
         if disk.readonly:
             out.append("      <readonly/>")

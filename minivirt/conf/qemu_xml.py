@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from minivirt.conf.domain_xml import _esc, driver_element
+from minivirt.conf.domain_xml import _esc, driver_element, format_backing
 from minivirt.conf.model import DiskDef, DomainDef, disk_alias
 
 __all__ = ["DEFAULT_EMULATOR", "format_qemu_xml", "top_storage_index"]
@@ -57,18 +57,6 @@ def _address(slot: int, function: int = 0) -> str:
     )
 
 
-def _backing(out: list[str], chain: Sequence[tuple[str, str]], indent: str, first: int) -> None:
-    for index, (path, fmt) in enumerate(chain, start=first):
-        out.append(f"{indent}<backingStore type='file' index='{index}'>")
-        out.append(f"{indent}  <format type='{_esc(fmt)}'/>")
-        out.append(f"{indent}  <source file='{_esc(path)}'/>")
-        indent += "  "
-    out.append(f"{indent}<backingStore/>")
-    for _ in chain:
-        indent = indent[:-2]
-        out.append(f"{indent}</backingStore>")
-
-
 def _disk(
     out: list[str],
     disk: DiskDef,
@@ -81,7 +69,7 @@ def _disk(
     out.append(f"      {driver_element(disk)}")
     if live:
         out.append(f"      <source file='{_esc(disk.source)}' index='{index}'/>")
-        _backing(out, chain, "      ", index + 1)
+        format_backing(out, chain, "      ", index + 1)
     else:
         out.append(f"      <source file='{_esc(disk.source)}'/>")
     out.append(f"      <target dev='{_esc(disk.target)}' bus='{_esc(disk.bus)}'/>")

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.libvirtd import PrivateLibvirtd, system_python
+from tools.libvirtd import PrivateLibvirtd, kill_pids, system_python, terminate
 
 __all__ = ["Outcome", "Side", "libvirt_side", "minivirt_side"]
 
@@ -80,11 +79,7 @@ class Side:
 
     def kill_qemus(self, pids: list[int]) -> None:
         """SIGKILL ``pids`` and this side's QEMUs still alive."""
-        for pid in set(pids + self.qemu_pids()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
+        kill_pids(pids + self.qemu_pids())
 
     def stop(self) -> None:
         raise NotImplementedError
@@ -192,13 +187,7 @@ class _Minivirt(Side):
 
     def stop(self) -> None:
         qemus = self.qemu_pids()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.kill_qemus(qemus)
 
 
