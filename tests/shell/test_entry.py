@@ -94,3 +94,22 @@ def test_a_stream_that_cannot_be_flushed_takes_the_ordinary_way_out():
     assert proc.wait(timeout=60) == 120
     assert "Exception ignored" in err and "BrokenPipeError" in err, err
     assert "Traceback" not in err, err  # no error of its own on top
+
+
+def test_start_up_runs_no_garbage_collection():
+    # A one-shot through the program's entry: count the collector's runs up to the
+    # end (an atexit function reports them, and makes ``leave`` take the ordinary way).
+    result = run_python(
+        """
+        import gc
+        runs = []
+        gc.callbacks.append(lambda phase, info: runs.append(phase))
+        atexit.register(lambda: print("collections", runs.count("start")))
+        sys.argv = ["minivirsh", "-c", "test:///default", "list", "--all"]
+        from minivirt.shell.entry import run
+        run()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert " 1    test   running" in result.stdout
+    assert result.stdout.endswith("collections 0\n")
