@@ -40,7 +40,9 @@ log = get_logger("minivirt.core")
 #: The libvirt version whose API surface minivirt follows (major*1e6 + minor*1e3 + micro).
 LIB_VERSION: Final = 9_000_000
 
-_UUID_RE: Final = re.compile(
+#: A UUID string as virUUIDParse takes it (dashes optional).  Kept as text: ``re``
+#: compiles and caches it on the first lookup by UUID, not at every start-up.
+_UUID_PATTERN: Final = (
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
 
@@ -199,7 +201,7 @@ class Connection:
         self._check(fn, ErrorDomain.DOMAIN)
         checks.non_null(uuid, "uuidstr", fn)
         text = uuid.strip()
-        if not _UUID_RE.match(text):
+        if not re.match(_UUID_PATTERN, text):
             raise checks.invalid_arg("uuidstr", fn, f"uuidstr in {fn} must be a valid UUID")
         hexa = text.replace("-", "").lower()
         canonical = f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"

@@ -1,9 +1,7 @@
 """``python -m minivirt.shell``: the same program as the ``minivirsh`` script."""
 
-import sys
-
-from minivirt.shell.main import main
+from minivirt.shell.entry import run
 
 __all__: list[str] = []
 
-sys.exit(main())
+run()

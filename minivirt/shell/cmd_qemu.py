@@ -7,12 +7,13 @@ two-space indent, ``"key": value``, an empty object or array printed open on
 two lines) and ``--return-value`` (only the ``return`` member); as virsh, a
 reply is followed by a newline and a formatted value is not (the newline
 after every command then ends it).  The
-monitor call itself goes through ``minivirt.core``.
+monitor call itself goes through ``minivirt.core``.  ``json`` is imported by
+the functions that use it: every one-shot ``minivirsh`` loads this module to
+register the command, and only this command needs JSON (issue 14).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from minivirt.shell.control import Control
@@ -23,6 +24,8 @@ __all__ = ["QEMU_MONITOR_COMMAND", "pretty_json", "wrap_qmp"]
 
 def pretty_json(value: object, indent: str = "") -> str:
     """libvirt's pretty JSON text of ``value`` (virJSONValueToString(pretty=true))."""
+    import json
+
     inner = indent + "  "
     if isinstance(value, dict):
         items = [
@@ -43,6 +46,8 @@ def wrap_qmp(words: list[str]) -> str:
     the first word is the command name and every further ``key=value`` word
     an argument (the value read as JSON when it parses, else as a string).
     """
+    import json
+
     joined = " ".join(words)
     try:
         if isinstance(json.loads(joined), dict):
@@ -66,6 +71,8 @@ def wrap_qmp(words: list[str]) -> str:
 
 def cmd_qemu_monitor_command(ctl: Control, cmd: ParsedCommand) -> bool:
     """virsh qemu-monitor-command DOMAIN [--hmp] [--pretty] [--return-value] CMD..."""
+    import json
+
     from minivirt.public import DomainQemuMonitorCommandFlags, VirError
 
     ctl.exclusive(cmd, "hmp", "pretty")
