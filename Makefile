@@ -7,7 +7,7 @@
 # LTO; a default pyenv build (--enable-shared, no --enable-optimizations) runs the
 # same one-shot `minivirsh list --all` about a fifth slower (issue 14).
 SYSTEM_PYTHON := /usr/bin/python3
-PYTHON ?= $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' \
+PYTHON ?= $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11) or not ensurepip.version())' \
 	2>/dev/null && echo $(SYSTEM_PYTHON) || echo python3)
 VENV   := .venv
 BIN    := $(VENV)/bin

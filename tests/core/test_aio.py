@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+import minivirt.wiring  # noqa: F401  (registers the drivers with core)
 from minivirt import core
 from minivirt.core import aio
 from minivirt.public import BlockJobInfo, ErrorNumber, VirError
