@@ -23,6 +23,7 @@ from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
 from minivirt.hypervisor.blockjob import job_events, no_domain
 from minivirt.hypervisor.chain import pulled_chain
+from minivirt.hypervisor.domains import check_define
 from minivirt.public import (
     DomainEvent,
     DomainEventDefinedDetailType,
@@ -155,26 +156,13 @@ class QemuDriverState:
         """Mirrors qemuDomainDefineXMLFlags: store a definition, persist it as XML.
 
         Raises conf's XML errors, CONFIG_UNSUPPORTED from ``validate_for_qemu``;
-        OPERATION_FAILED "domain '%s' is already defined with uuid %s" /
-        "domain '%s' already exists with uuid %s" for name/uuid clashes.
+        OPERATION_FAILED (VIR_FROM_DOMAIN) for name/uuid clashes
+        (``minivirt.hypervisor.domains.check_define``).
         """
         defn = validate_for_qemu(parse_domain(document))
         with self._lock:
             dom = self._domains.get(defn.uuid)
-            if dom is not None and dom.defn.name != defn.name:
-                raise VirError.report(
-                    ErrorNumber.OPERATION_FAILED,
-                    ErrorDomain.QEMU,
-                    f"domain '{dom.defn.name}' is already defined with uuid {defn.uuid}",
-                )
-            if dom is None:
-                for other in self._domains.values():
-                    if other.defn.name == defn.name:
-                        raise VirError.report(
-                            ErrorNumber.OPERATION_FAILED,
-                            ErrorDomain.QEMU,
-                            f"domain '{defn.name}' already exists with uuid {other.defn.uuid}",
-                        )
+            check_define(defn, dom.defn if dom else None, (d.defn for d in self._domains.values()))
             self._write_config(defn)
             detail = DomainEventDefinedDetailType.ADDED
             if dom is None:

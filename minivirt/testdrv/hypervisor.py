@@ -25,6 +25,7 @@ from typing import Final
 from minivirt.conf import DiskDef, DomainDef, format_xml, parse_domain
 from minivirt.events import EventState
 from minivirt.hypervisor.blockjob import check_flags, not_running
+from minivirt.hypervisor.domains import check_define
 from minivirt.public import (
     BlockJobInfo,
     DomainEvent,
@@ -230,19 +231,7 @@ class TestHypervisor:
         self.settle()
         with self._lock:
             obj = self._domains.get(defn.uuid)
-            for other in self._domains.values():
-                if other is not obj and other.defn.name == defn.name:
-                    raise VirError.report(
-                        ErrorNumber.OPERATION_FAILED,
-                        ErrorDomain.DOMAIN,
-                        f"domain '{defn.name}' already exists with uuid {other.defn.uuid}",
-                    )
-            if obj is not None and obj.defn.name != defn.name:
-                raise VirError.report(
-                    ErrorNumber.OPERATION_FAILED,
-                    ErrorDomain.DOMAIN,
-                    f"domain '{obj.defn.name}' is already defined with uuid {obj.defn.uuid}",
-                )
+            check_define(defn, obj.defn if obj else None, (d.defn for d in self._domains.values()))
             if obj is None:
                 obj = DomainObj(defn)
                 self._domains[defn.uuid] = obj

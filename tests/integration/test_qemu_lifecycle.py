@@ -118,6 +118,7 @@ def test_define_clashes(qemu_driver, domain_yaml):
         exc,
         ErrorNumber.OPERATION_FAILED,
         f"operation failed: domain 'one' already exists with uuid {ref.uuid}",
+        ErrorDomain.DOMAIN,  # virdomainobjlist.c, shared conf code (checked on libvirt 9.0)
     )
     with pytest.raises(VirError) as exc:
         qemu_driver.domain_define_xml(f"name: two\nuuid: {ref.uuid}\nmemory: 64\n", 0)
@@ -125,6 +126,7 @@ def test_define_clashes(qemu_driver, domain_yaml):
         exc,
         ErrorNumber.OPERATION_FAILED,
         f"operation failed: domain 'one' is already defined with uuid {ref.uuid}",
+        ErrorDomain.DOMAIN,
     )
     with pytest.raises(VirError) as exc:
         qemu_driver.domain_define_xml("name: [", 0)
