@@ -14,6 +14,7 @@ talking to QEMU.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -477,8 +478,15 @@ class QemuDriverState:
             ref = dom.ref()
             dom.cond.notify_all()
         self._revoke_dropped(dom, dropped)
-        self.write_status(dom)
         self.emit_block_job(ref, disk, jtype, int(status))
+        # The status file (crash-safety: the jobs a restarted driver takes back) is
+        # written after the event is queued, in the loop's next turn: the event does
+        # not wait for the disk.  A crash in between leaves a finished job listed,
+        # which taking the domain back reconciles with query-block-jobs.
+        try:
+            asyncio.get_running_loop().call_soon(self.write_status, dom)
+        except RuntimeError:  # not on a loop (a direct caller): write it now
+            self.write_status(dom)
 
     def _revoke_dropped(self, dom: DomainObj, dropped: set[str]) -> None:
         """After a pull, give back at once the images no disk of ``dom`` reads any more."""
