@@ -33,37 +33,37 @@ def _raise(exc: Exception) -> Callable[[], Any]:
     return result
 
 
-class _Resumed:
-    """The rest of a coroutine that already yielded ``first`` (awaitable once)."""
+class _Resumed(Coroutine[Any, Any, Any]):
+    """The rest of a coroutine that already yielded ``first``, as a coroutine for a Task.
 
-    __slots__ = ("_coro", "_first")
+    Its first step hands the Task ``first`` (what the coroutine waits on);
+    every later step, and any exception the Task throws (cancellation
+    included, even before that first step), goes to the coroutine itself.
+    """
+
+    __slots__ = ("_coro", "_first", "_started")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro, self._first = coro, first
+        self._coro, self._first, self._started = coro, first, False
+
+    def send(self, value: Any) -> Any:
+        if not self._started:
+            self._started = True
+            first, self._first = self._first, None
+            return first
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._started, self._first = True, None
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self._coro.close()
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro, out = self._coro, self._first
-        while True:
-            try:
-                sent = yield out
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation included: the coroutine decides
-                try:
-                    out = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-                continue
-            try:
-                out = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-async def _resume(coro: Coroutine[Any, Any, _T], first: Any) -> _T:
-    result: _T = await _Resumed(coro, first)
-    return result
+        raise TypeError("only a Task runs this")
 
 
 def start_eager(
@@ -78,5 +78,5 @@ def start_eager(
     except Exception as exc:
         done(_raise(exc))
         return
-    task = loop.create_task(_resume(coro, first))
+    task = loop.create_task(_Resumed(coro, first))
     task.add_done_callback(lambda t: done(t.result))

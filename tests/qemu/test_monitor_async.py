@@ -7,11 +7,12 @@ import threading
 
 import pytest
 
+from minivirt.public import ErrorNumber, VirError
 from minivirt.qemu import monitor as monitor_mod
 from minivirt.qemu.monitor import MonitorLoop
 from minivirt.qemu.qmpreply import QemuBlockJob
-from tests.qemu.qmppeer import Reply
-from tests.qemu.test_monitor import JOB
+from tests.qemu.qmppeer import Hang, Reply
+from tests.qemu.test_monitor import JOB, expect
 
 
 def test_query_block_jobs_awaited_from_another_loop(harness):
@@ -66,3 +67,29 @@ def test_a_blocking_call_from_the_shared_loop_is_refused(sockdir):
     finally:
         monitor_mod.share_loop(None)
         loop.close()
+
+
+def test_awaited_on_the_monitor_loop_shares_one_query(harness):
+    mon = harness.connect(harness.peer(script={"query-block-jobs": [Reply([JOB])]}))
+
+    async def two():
+        return await asyncio.gather(mon.query_block_jobs_async(), mon.query_block_jobs_async())
+
+    job = QemuBlockJob("drive-vda", "stream", 0, 10, 100, False)
+    assert harness.mloop.run(two(), 10.0, "two") == [(job,), (job,)]
+    assert mon.shared_queries == 1  # the second caller rode on the first's query
+
+
+def test_awaited_on_the_monitor_loop_times_out(harness):
+    mon = harness.connect(harness.peer(script={"query-block-jobs": [Hang()]}), timeout=0.2)
+
+    async def ask():
+        return await mon.query_block_jobs_async()
+
+    with pytest.raises(VirError) as exc:
+        harness.mloop.run(ask(), 10.0, "ask")
+    expect(
+        exc,
+        ErrorNumber.OPERATION_TIMEOUT,
+        "Timed out during operation: QEMU monitor did not answer 'query-block-jobs' within 0.2 s",
+    )
