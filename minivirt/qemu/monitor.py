@@ -157,11 +157,26 @@ class MonitorLoop:
 
 
 class _Client(QMPClient):
-    """QMPClient handing every event straight to a callback, in arrival order."""
+    """QMPClient handing every event straight to a callback, in arrival order.
+
+    Its message hooks log only when qemu.qmp's logger is on: the library's
+    own hooks render every message as indented JSON for a debug line even
+    when nothing is logged (most of a query's CPU time, issue #14).
+    """
 
     def __init__(self, name: str, on_event: Callable[[QmpEvent], None]) -> None:
         super().__init__(name)
         self._on_event = on_event
+
+    def _cb_outbound(self, msg: Message) -> Message:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return super()._cb_outbound(msg)
+        return msg
+
+    def _cb_inbound(self, msg: Message) -> Message:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return super()._cb_inbound(msg)
+        return msg
 
     async def _event_dispatch(self, msg: Message) -> None:
         data = msg.get("data")

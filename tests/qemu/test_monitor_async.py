@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 import pytest
+from qemu.qmp.message import Message as QmpMessage
 
 from minivirt.public import ErrorNumber, VirError
 from minivirt.qemu import monitor as monitor_mod
@@ -93,3 +95,22 @@ def test_awaited_on_the_monitor_loop_times_out(harness):
         ErrorNumber.OPERATION_TIMEOUT,
         "Timed out during operation: QEMU monitor did not answer 'query-block-jobs' within 0.2 s",
     )
+
+
+def test_qmp_messages_are_rendered_only_for_a_debug_log(harness, monkeypatch, caplog):
+    rendered = []
+    plain = QmpMessage.__str__
+
+    def counting(self):
+        rendered.append(1)
+        return plain(self)
+
+    monkeypatch.setattr(QmpMessage, "__str__", counting)
+    script = {"query-block-jobs": [Reply([JOB]), Reply([JOB])]}
+    mon = harness.connect(harness.peer(script=script))
+    with caplog.at_level(logging.INFO, logger="qemu.qmp"):
+        mon.query_block_jobs()
+    assert rendered == []  # no debug log: no JSON rendered for it
+    with caplog.at_level(logging.DEBUG, logger="qemu.qmp"):
+        mon.query_block_jobs()
+    assert len(rendered) >= 2 and "query-block-jobs" in caplog.text  # sent and received
