@@ -294,7 +294,7 @@ def _minivirtd(root: Path, log: Path | None = None) -> Iterator[tuple[subprocess
 
 
 def _measure(
-    tmp: Path, lv: PrivateLibvirtd, mini: Side, mini_ev: Side, ev_log: Path
+    tmp: Path, lv: PrivateLibvirtd, mini: Side, mini_ev: Side, ev_log: Path, parts: set[str]
 ) -> list[dict[str, Any]]:
     libvirt = Side("libvirtd", system_python(), "libvirt", lv.tcp_uri, lv.pid)
     sides = [libvirt, mini]
@@ -316,23 +316,26 @@ def _measure(
         ev_disks[side.name] = disks
 
     print("  blockJobInfo, no job", flush=True)
-    idle1 = _alternate(sides, lambda s: _rate(s, 1), ROUNDS)
-    idle4 = _alternate(sides, lambda s: _rate(s, 4), ROUNDS)
+    rounds = ROUNDS if "rates" in parts else 0
+    idle1 = _alternate(sides, lambda s: _rate(s, 1), rounds)
+    idle4 = _alternate(sides, lambda s: _rate(s, 4), rounds)
     print("  blockJobInfo, running pull", flush=True)
     for side in sides:
         side.admin("pull", "bench", "vda", "1")  # 1 MiB/s: outlasts the measurement
-    busy1 = _alternate(sides, lambda s: _rate(s, 1), ROUNDS)
-    busy4 = _alternate(sides, lambda s: _rate(s, 4), ROUNDS)
+    busy1 = _alternate(sides, lambda s: _rate(s, 1), rounds)
+    busy4 = _alternate(sides, lambda s: _rate(s, 4), rounds)
     for side in sides:
         side.admin("abort", "bench", "vda")
     print("  BLOCK_JOB event latency", flush=True)
     ev: dict[str, list[float]] = {"libvirtd": [], "minivirtd": []}
-    for r in range(EVENT_ROUNDS):
+    for r in range(EVENT_ROUNDS if "events" in parts else 0):
         for side in (libvirt, mini_ev) if r % 2 == 0 else (mini_ev, libvirt):
             log = ev_log if side is mini_ev else None
             ev["minivirtd" if side is mini_ev else "libvirtd"] += _events(
                 side, ev_disks[side.name], small, log
             )
+    if parts != PARTS:  # a partial run (``--parts``): only the daemon figures asked for
+        return _daemon_rows(idle1, idle4, busy1, busy4, ev)
     print("  one-shot list --all", flush=True)
     shell: dict[str, list[float]] = {
         k: [] for k in ("minivirsh", "virsh", "pass", "imports", "minivirsh-cpu", "virsh-cpu")
@@ -407,7 +410,41 @@ def _measure(
     return rows
 
 
-def run() -> list[dict[str, Any]]:
+def _daemon_rows(
+    idle1: dict[str, list[float]],
+    idle4: dict[str, list[float]],
+    busy1: dict[str, list[float]],
+    busy4: dict[str, list[float]],
+    ev: dict[str, list[float]],
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, got, goal in (
+        ("blockJobInfo over qemu+tcp, no job, 1 client", idle1, ">= 2.0"),
+        ("blockJobInfo over qemu+tcp, no job, 4 client processes", idle4, ">= 1.5"),
+        ("blockJobInfo over qemu+tcp, running pull, 1 client", busy1, ">= 1.0"),
+        ("blockJobInfo over qemu+tcp, running pull, 4 client processes", busy4, ">= 2.0"),
+    ):
+        if got["minivirtd"]:
+            rows.append(_row(name, got["minivirtd"], got["libvirtd"], "calls/s", goal))
+    if ev["minivirtd"]:
+        rows.append(
+            _row(
+                "BLOCK_JOB event: QEMU's event timestamp -> remote python callback",
+                ev["minivirtd"],
+                ev["libvirtd"],
+                "ms",
+                "<= 1 ms",
+                3,
+            )
+        )
+    return rows
+
+
+#: What a full run measures; ``--parts`` picks some (the daemon figures only).
+PARTS = frozenset({"rates", "events", "rest"})
+
+
+def run(parts: frozenset[str] = PARTS) -> list[dict[str, Any]]:
     """Rows: name, value, unit, spread, baseline, ratio, goal (and a note)."""
     tmp = Path(tempfile.mkdtemp(prefix="minivirt-bench-side-", dir="/tmp"))
     try:
@@ -421,13 +458,22 @@ def run() -> list[dict[str, Any]]:
                             f"qemu+tcp://127.0.0.1:{port}/system", proc.pid)  # fmt: skip
                 mini_ev = Side("minivirtd-ev", sys.executable, "minivirt",
                                f"qemu+tcp://127.0.0.1:{ev_port}/system", ev_proc.pid)  # fmt: skip
-                return _measure(tmp, lv, mini, mini_ev, ev_log)
+                return _measure(tmp, lv, mini, mini_ev, ev_log, set(parts))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main() -> int:
-    for row in run():
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tools.bench_side [--parts rates,events]``: print the rows."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", default=",".join(sorted(PARTS)), help="rates, events, rest")
+    opts = ap.parse_args(argv)
+    parts = frozenset(p for p in opts.parts.split(",") if p)
+    if not parts <= PARTS:
+        ap.error(f"unknown part(s): {', '.join(sorted(parts - PARTS))}")
+    for row in run(parts):
         print(row)
     return 0
 

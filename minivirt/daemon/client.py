@@ -31,6 +31,7 @@ from typing import Any, Final, Protocol, cast
 from minivirt import core
 from minivirt.core import aio
 from minivirt.daemon.dispatch import Handler
+from minivirt.daemon.eager import start_eager
 from minivirt.daemon.limits import Limits
 from minivirt.daemon.tls import ServerSession, dn_allowed, peer_dn, ssl_text
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
@@ -343,16 +344,11 @@ class Client(asyncio.Protocol):
             self.outstanding += 1
         coro = self.handler.dispatch_async(proc, msg.body)
         if coro is not None:  # awaited on the loop: no worker, no blocking (issue #14)
-            task = self.daemon.loop.create_task(coro)
-            task.add_done_callback(functools.partial(self._async_done, msg))
+            start_eager(self.daemon.loop, coro, functools.partial(self._finish, msg))
         elif self.handler.inline(info):
             self._run(msg)  # answered from the driver's memory: skip the hand-off
         else:
             self.daemon.pool.submit(self._run, msg)
-
-    def _async_done(self, msg: Message, task: asyncio.Task[WireStruct]) -> None:
-        """Loop thread: an awaited call finished; encode and send its reply."""
-        self._finish(msg, task.result)
 
     def _run(self, msg: Message) -> None:
         """Worker (or, for memory-only calls, loop) thread: dispatch, encode, send the reply."""

@@ -141,6 +141,7 @@ class Handler(ServerStubs):
         self._send_event = send_event
         self._lock = threading.Lock()
         self._connection: Any = None
+        self._twin: tuple[Any, bool] | None = None  # (connection, has the awaitable twin)
         self.read_only = False
         self._registrations: dict[int, int] = {}  # event id -> core callback id
         self._methods: dict[int, Callable[[Any], WireStruct | None]] = {
@@ -182,7 +183,12 @@ class Handler(ServerStubs):
             return None
         call, has_twin = self._job_info_async
         conn = self._connection
-        if conn is None or not has_twin(conn, "domain_get_block_job_info"):
+        if conn is None:
+            return None
+        twin = self._twin
+        if twin is None or twin[0] is not conn:  # asked once per connection, not per call
+            twin = self._twin = (conn, has_twin(conn, "domain_get_block_job_info"))
+        if not twin[1]:
             return None
         return self._block_job_info_async(call, args)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import ipaddress
@@ -27,15 +28,16 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import minivirt.wiring  # registers the drivers with core
 from minivirt import core
 from minivirt.daemon.client import Client
+from minivirt.daemon.eventimpl import LoopEventImpl
 from minivirt.daemon.limits import Limits, load_config
 from minivirt.daemon.tls import server_context
-from minivirt.events import EventLoopThread
+from minivirt.events import EventLoopThread, event_register_impl
 from minivirt.public import VirError
 from minivirt.remote import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, DEFAULT_UNIX_SOCKET
 
@@ -56,6 +58,22 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         else:
             return uvloop.new_event_loop()  # type: ignore[no-any-return,unused-ignore]
     return asyncio.new_event_loop()
+
+
+@contextlib.contextmanager
+def _event_loop(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """The process's virEvent implementation: the daemon's own loop, as libvirtd's.
+
+    Core's event callbacks (the relays to clients) then run on the thread that
+    writes the replies, in the loop's next iteration.  MINIVIRTD_EVENT_THREAD=1
+    keeps the default poll() loop in a thread of its own instead (for comparison).
+    """
+    if os.environ.get("MINIVIRTD_EVENT_THREAD"):
+        with EventLoopThread():
+            yield
+        return
+    event_register_impl(LoopEventImpl(loop, threading.get_ident()))
+    yield
 
 
 class WorkerPool:
@@ -245,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One loop for clients and QEMU monitors: an awaited QMP call needs no hand-off.
         minivirt.wiring.share_event_loop(loop, threading.get_ident())
     default_listeners = not (opts.listen or opts.unix or opts.tls_listen)
-    with EventLoopThread():
+    with _event_loop(loop):
         # libvirtd initialises its local driver's state at start-up and keeps it for its
         # life (domain ids keep growing, a shut-off domain keeps its reason); a connection
         # held until the daemon stops does the same.  Opened in a thread while the loop

@@ -61,6 +61,14 @@ def _dump(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"), default=str)
 
 
+def _timeout_error(what: str, timeout: float) -> VirError:
+    return VirError.report(
+        ErrorNumber.OPERATION_TIMEOUT,
+        ErrorDomain.QEMU,
+        f"QEMU monitor did not answer '{what}' within {timeout:g} s",
+    )
+
+
 def _eof_error() -> VirError:
     return VirError.report(ErrorNumber.OPERATION_FAILED, ErrorDomain.QEMU, EOF_MESSAGE)
 
@@ -132,11 +140,7 @@ class MonitorLoop:
             return future.result(timeout + 5.0)
         except (TimeoutError, concurrent.futures.TimeoutError) as exc:
             future.cancel()
-            raise VirError.report(
-                ErrorNumber.OPERATION_TIMEOUT,
-                ErrorDomain.QEMU,
-                f"QEMU monitor did not answer '{what}' within {timeout:g} s",
-            ) from exc
+            raise _timeout_error(what, timeout) from exc
 
     def close(self) -> None:
         """Stop the loop and join its thread (idempotent); a shared loop is its owner's."""
@@ -153,11 +157,26 @@ class MonitorLoop:
 
 
 class _Client(QMPClient):
-    """QMPClient handing every event straight to a callback, in arrival order."""
+    """QMPClient handing every event straight to a callback, in arrival order.
+
+    Its message hooks log only when qemu.qmp's logger is on: the library's
+    own hooks render every message as indented JSON for a debug line even
+    when nothing is logged (most of a query's CPU time, issue #14).
+    """
 
     def __init__(self, name: str, on_event: Callable[[QmpEvent], None]) -> None:
         super().__init__(name)
         self._on_event = on_event
+
+    def _cb_outbound(self, msg: Message) -> Message:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return super()._cb_outbound(msg)
+        return msg
+
+    def _cb_inbound(self, msg: Message) -> Message:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return super()._cb_inbound(msg)
+        return msg
 
     async def _event_dispatch(self, msg: Message) -> None:
         data = msg.get("data")
@@ -407,34 +426,60 @@ class Monitor:
         the query runs on the monitor's loop and only its answer crosses back
         (no thread waits).  Raises as :meth:`query_block_jobs`.
         """
+        if self._mloop.in_loop_thread():
+            return await self._query_jobs_on_loop()
         coro = asyncio.wait_for(self._query_jobs_shared(), self.timeout)
         try:
-            if self._mloop.in_loop_thread():
-                return await coro
             if self._mloop.closed:
                 coro.close()
                 raise internal_error("cannot run 'query-block-jobs' on a closed monitor loop")
             future = asyncio.run_coroutine_threadsafe(coro, self._mloop.loop)
             return await asyncio.wrap_future(future)
         except (TimeoutError, concurrent.futures.TimeoutError) as exc:
-            raise VirError.report(
-                ErrorNumber.OPERATION_TIMEOUT,
-                ErrorDomain.QEMU,
-                f"QEMU monitor did not answer 'query-block-jobs' within {self.timeout:g} s",
-            ) from exc
+            raise _timeout_error("query-block-jobs", self.timeout) from exc
+
+    async def _query_jobs_on_loop(self) -> tuple[QemuBlockJob, ...]:
+        """The shared query awaited on the monitor's loop, with this caller's timeout.
+
+        As ``wait_for(_query_jobs_shared(), timeout)`` without its extra Task per
+        call: a timer cancels this caller's shield (never the shared query).
+        """
+        loop = asyncio.get_running_loop()
+        waiter = asyncio.shield(self._jobs_query(loop))
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            waiter.cancel()
+
+        timer = loop.call_later(self.timeout, expire)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if not expired:
+                raise  # the caller itself was cancelled
+            raise _timeout_error("query-block-jobs", self.timeout) from None
+        finally:
+            timer.cancel()
+
+    def _jobs_query(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[tuple[QemuBlockJob, ...]]:
+        """The query-block-jobs in flight, or a new one (single-flight)."""
+        shared = self._jobs_inflight
+        if shared is None or shared.done():
+            shared = loop.create_task(self._query_jobs_raw())
+            shared.add_done_callback(_consume_exception)
+            self._jobs_inflight = shared
+        else:
+            self.shared_queries += 1
+        return shared
 
     async def _query_jobs_raw(self) -> tuple[QemuBlockJob, ...]:
         return parse_block_jobs(await self._execute("query-block-jobs", None, None))
 
     async def _query_jobs_shared(self) -> tuple[QemuBlockJob, ...]:
-        shared = self._jobs_inflight
-        if shared is None or shared.done():
-            shared = asyncio.get_running_loop().create_task(self._query_jobs_raw())
-            shared.add_done_callback(_consume_exception)
-            self._jobs_inflight = shared
-        else:
-            self.shared_queries += 1
-        return await asyncio.shield(shared)
+        return await asyncio.shield(self._jobs_query(asyncio.get_running_loop()))
 
     def _require_jobs(self) -> None:
         if self.command_set is CommandSet.NONE:

@@ -345,12 +345,15 @@ class DacDriver:
                 raise
             self._save()
 
-    def release(self, uuid: str, paths: Iterable[str] | None = None) -> list[str]:
+    def release(
+        self, uuid: str, paths: Iterable[str] | None = None, save: bool = True
+    ) -> list[str]:
         """Give back ``paths`` (all the domain's images when None); returns those given back.
 
         virSecurityDACRestoreAllLabel at stop; after a pull, the images it
         dropped from a chain.  Never raises: a file that cannot be restored
-        is logged, as libvirt does.
+        is logged, as libvirt does.  ``save=False`` leaves the record to a
+        later :meth:`save` (the owners are restored now either way).
         """
         with self._lock:
             held = self._domains.get(uuid)
@@ -362,9 +365,15 @@ class DacDriver:
                 self._give_back(path)
             if not held:
                 del self._domains[uuid]
-            with contextlib.suppress(OSError):
-                self._save()
+            if save:
+                with contextlib.suppress(OSError):
+                    self._save()
             return wanted
+
+    def save(self) -> None:
+        """Write the record now (after ``release(..., save=False)``); never raises."""
+        with self._lock, contextlib.suppress(OSError):
+            self._save()
 
     def release_orphans(self, active: Iterable[str]) -> None:
         """Give back the images of domains no longer running (e.g. QEMU died while we were down)."""

@@ -14,6 +14,7 @@ talking to QEMU.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -464,17 +465,30 @@ class QemuDriverState:
                     dropped = before - {e.path for e in dom.chains.get(disk.target, ())}
             ref = dom.ref()
             dom.cond.notify_all()
-        self._revoke_dropped(dom, dropped)
-        self.write_status(dom)
+        revoked = self._revoke_dropped(dom, dropped)  # owners back before the event
         self.emit_block_job(ref, disk, jtype, int(status))
+        # The status file and the DAC record are written in the loop's next turn, after
+        # the event: it does not wait for the disk.  A crash in between leaves a job
+        # listed (taking the domain back checks query-block-jobs) or an image listed
+        # as lent (given back again, to the same owner).
+        try:
+            asyncio.get_running_loop().call_soon(self._save_records, dom, revoked)
+        except RuntimeError:  # not on a loop (a direct caller): write them now
+            self._save_records(dom, revoked)
 
-    def _revoke_dropped(self, dom: DomainObj, dropped: set[str]) -> None:
-        """After a pull, give back at once the images no disk of ``dom`` reads any more."""
+    def _save_records(self, dom: DomainObj, revoked: bool) -> None:
+        if revoked:
+            self.dac.save()
+        self.write_status(dom)
+
+    def _revoke_dropped(self, dom: DomainObj, dropped: set[str]) -> bool:
+        """After a pull, give back at once the images no disk of ``dom`` reads any more;
+        True when some were (the DAC record is then saved later: ``dac.save``)."""
         if not dropped:
-            return
+            return False
         with dom.cond:
             still = {e.path for chain in dom.chains.values() for e in chain}
-        self.dac.release(dom.defn.uuid, sorted(dropped - still))
+        return bool(self.dac.release(dom.defn.uuid, sorted(dropped - still), save=False))
 
     def emit_block_job(self, ref: DomainRef, disk: DiskDef, jtype: int, status: int) -> None:
         """Queue BLOCK_JOB (source path) then BLOCK_JOB_2 (target) for one job transition."""

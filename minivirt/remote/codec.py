@@ -353,18 +353,15 @@ class Codec:
         _, prog, vers, proc, mtype, serial, status = _PREFIX.unpack_from(buf)
         body = bytes(buf[_PREFIX.size : length])
         del buf[:length]
-        if (
-            prog == REMOTE_PROGRAM
-            and vers == REMOTE_PROTOCOL_VERSION
-            and mtype == MessageType.CALL
-            and self.role is Role.SERVER
-            and status == MessageStatus.OK
-        ):  # the common case, without building a Header
-            info = self.procedures.get(proc)
-            if info is not None and info.msg is None:
-                return Message(
-                    proc, mtype, serial, status, self._body(info.args, body, proc, serial)
-                )
+        if prog == REMOTE_PROGRAM and vers == REMOTE_PROTOCOL_VERSION and status == 0:
+            # the common cases (a server's CALL, a client's OK REPLY) without a Header
+            server = self.role is Role.SERVER
+            if mtype == (MessageType.CALL if server else MessageType.REPLY):
+                info = self.procedures.get(proc)
+                if info is not None and info.msg is None:
+                    expected = info.args if server else info.ret
+                    value = self._body(expected, body, proc, serial, mtype)
+                    return Message(proc, mtype, serial, status, value)
         header = Header(prog, vers, proc, mtype, serial, status)
         if prog == KEEPALIVE_PROGRAM:
             return self._keepalive(header, body)
@@ -372,7 +369,7 @@ class Codec:
         return Message(_key(prog, proc), mtype, serial, status, body_value)
 
     def _body(
-        self, expected: type[WireStruct] | None, body: bytes, proc: int, serial: int
+        self, expected: type[WireStruct] | None, body: bytes, proc: int, serial: int, mtype: int
     ) -> WireStruct | None:
         try:
             wire = msgpack.unpackb(body, raw=False, use_list=True, strict_map_key=True)
@@ -384,7 +381,7 @@ class Codec:
         except Exception:  # rebuilt with the header and the precise error below
             pass
         program, version, number = _split(proc)
-        header = Header(program, version, number, MessageType.CALL, serial, 0)
+        header = Header(program, version, number, mtype, serial, 0)
         result = self._decode(header, body)
         assert not isinstance(result, VirError)
         return result
