@@ -28,6 +28,7 @@ BENCHES = (
     ("minivirtd and libvirtd 9.0 side by side, alternately, on real QEMU (issue 14)",
      "tools.bench_side"),
     ("Block pull of 1 GiB through minivirt (issue 3, issue 14)", "tools.bench_pull"),
+    ("Another client under a flood of slow calls, on real QEMU (issue 13)", "tools.bench_flood"),
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parent.parent
