@@ -26,14 +26,15 @@ import msgpack
 
 from tools.bench_side import _domain_xml, _minivirtd, _overlay, _pct, _spread, _template
 
-__all__ = ["run"]
+__all__ = ["flood", "frame", "run"]
 
 PROGRAM = 0x20008086
 #: Seconds of measuring, idle and under the flood.
 SECONDS = 4.0
 
 
-def _frame(proc: int, body: object) -> bytes:
+def frame(proc: int, body: object) -> bytes:
+    """One CALL frame of the remote program (serial 7), built by hand as a hostile client would."""
     payload: bytes = msgpack.packb(body)
     return struct.pack(">IIIiIII", 28 + len(payload), PROGRAM, 1, proc, 0, 7, 0) + payload
 
@@ -49,9 +50,18 @@ def _latencies(dom: Any, seconds: float) -> list[float]:
     return out
 
 
-def _flood(port: int, burst: bytes, stop: threading.Event, replies: list[int]) -> None:
+def flood(
+    port: int,
+    burst: bytes,
+    stop: threading.Event,
+    replies: list[int],
+    head: bytearray | None = None,
+) -> None:
+    """Open read-only, then send ``burst`` again and again until ``stop``, never waiting for
+    a reply; a reader thread counts the replies in ``replies[0]`` and keeps the first
+    64 KiB of them in ``head`` (when given)."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(_frame(1, [None, 1]))  # CONNECT_OPEN, read-only
+        sock.sendall(frame(1, [None, 1]))  # CONNECT_OPEN, read-only
         sock.settimeout(0.5)
 
         def drain() -> None:
@@ -65,6 +75,8 @@ def _flood(port: int, burst: bytes, stop: threading.Event, replies: list[int]) -
                 if not data:
                     return
                 replies[0] += data.count(struct.pack(">I", PROGRAM))
+                if head is not None and len(head) < 1 << 16:
+                    head.extend(data)
 
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
@@ -108,14 +120,14 @@ def run() -> list[dict[str, Any]]:
                 wire_off = ["idle", uuid.UUID(idle_dom.uuid_string()).bytes, -1]
                 wire_busy = ["busy", uuid.UUID(busy.uuid_string()).bytes, busy.id]
                 burst = (
-                    _frame(14, [wire_off, 0])  # DOMAIN_GET_XML_DESC, shut-off domain
-                    + _frame(238, [wire_busy, "vda", 0])  # DOMAIN_GET_BLOCK_JOB_INFO
-                    + _frame(273, [1, 0])  # CONNECT_LIST_ALL_DOMAINS
+                    frame(14, [wire_off, 0])  # DOMAIN_GET_XML_DESC, shut-off domain
+                    + frame(238, [wire_busy, "vda", 0])  # DOMAIN_GET_BLOCK_JOB_INFO
+                    + frame(273, [1, 0])  # CONNECT_LIST_ALL_DOMAINS
                 ) * 200
                 idle = _latencies(busy, SECONDS)
                 stop, replies = threading.Event(), [0]
                 flooder = threading.Thread(
-                    target=_flood, args=(port, burst, stop, replies), daemon=True
+                    target=flood, args=(port, burst, stop, replies), daemon=True
                 )
                 flooder.start()
                 time.sleep(0.5)  # the flood under way

@@ -339,11 +339,7 @@ class Handler(ServerStubs):
         self, args: m.RemoteDomainEventsRegisterAnyArgs
     ) -> None:
         """REMOTE_PROC_DOMAIN_EVENTS_REGISTER_ANY: one server-side callback per event id."""
-        event_id = args.eventID
-        if not 0 <= event_id < DomainEventID.LAST:
-            raise VirError.report(
-                ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, f"unsupported event ID {event_id}"
-            )
+        event_id = _event_id(args.eventID)
         conn = self._conn()
         with self._lock:
             if event_id in self._registrations:
@@ -359,11 +355,7 @@ class Handler(ServerStubs):
         self, args: m.RemoteDomainEventsDeregisterAnyArgs
     ) -> None:
         """REMOTE_PROC_DOMAIN_EVENTS_DEREGISTER_ANY."""
-        event_id = args.eventID
-        if not 0 <= event_id < DomainEventID.LAST:
-            raise VirError.report(
-                ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, f"unsupported event ID {event_id}"
-            )
+        event_id = _event_id(args.eventID)
         conn = self._conn()
         with self._lock:
             callback_id = self._registrations.pop(event_id, None)
@@ -402,6 +394,15 @@ def _job_info_ret(info: Any) -> m.RemoteDomainGetBlockJobInfoRet:
     if info is None:
         return m.RemoteDomainGetBlockJobInfoRet(0, 0, 0, 0, 0)
     return m.RemoteDomainGetBlockJobInfoRet(1, info.type, info.bandwidth, info.cur, info.end)
+
+
+def _event_id(event_id: int) -> int:
+    """An event id a client may register: INTERNAL_ERROR "unsupported event ID %d" else."""
+    if not 0 <= event_id < DomainEventID.LAST:
+        raise VirError.report(
+            ErrorNumber.INTERNAL_ERROR, ErrorDomain.RPC, f"unsupported event ID {event_id}"
+        )
+    return event_id
 
 
 def procedure_info(proc: int) -> ProcedureInfo | None:

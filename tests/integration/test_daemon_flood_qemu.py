@@ -8,27 +8,21 @@ being answered, each call within a generous liveness bound.
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 import uuid
 
-import msgpack
 import pytest
 
 import minivirt.wiring  # noqa: F401
 from minivirt import core
 from tests.daemon.daemon_process import DaemonProcess
+from tools.bench_flood import flood, frame
 
 pytestmark = pytest.mark.timeout(180)
 
 LIVENESS_S = 20.0
 PROGRAM = 0x20008086
-
-
-def _frame(proc, body):
-    payload = msgpack.packb(body)
-    return struct.pack(">IIIiIII", 28 + len(payload), PROGRAM, 1, proc, 0, 7, 0) + payload
 
 
 def test_a_flood_of_slow_calls_does_not_stall_another_client(
@@ -47,40 +41,14 @@ def test_a_flood_of_slow_calls_does_not_stall_another_client(
         wire_off = ["idle", uuid.UUID(off.uuid_string()).bytes, -1]
         wire_busy = ["busy", uuid.UUID(busy.uuid_string()).bytes, busy.id]
         burst = (
-            _frame(14, [wire_off, 0])  # DOMAIN_GET_XML_DESC of a shut-off domain
-            + _frame(238, [wire_busy, "vda", 0])  # DOMAIN_GET_BLOCK_JOB_INFO, running pull
-            + _frame(273, [1, 0])  # CONNECT_LIST_ALL_DOMAINS
+            frame(14, [wire_off, 0])  # DOMAIN_GET_XML_DESC of a shut-off domain
+            + frame(238, [wire_busy, "vda", 0])  # DOMAIN_GET_BLOCK_JOB_INFO, running pull
+            + frame(273, [1, 0])  # CONNECT_LIST_ALL_DOMAINS
         ) * 1000
 
-        def flood():
-            with socket.create_connection(("127.0.0.1", d.port)) as sock:
-                sock.sendall(_frame(1, [None, 1]))  # read-only
-                sock.settimeout(1.0)
-
-                def drain():
-                    while not stop.is_set():
-                        try:
-                            data = sock.recv(1 << 20)
-                        except TimeoutError:
-                            continue
-                        except OSError:
-                            return
-                        if not data:
-                            return
-                        replies[0] += data.count(struct.pack(">I", PROGRAM))
-                        if len(head) < 1 << 16:
-                            head.extend(data)
-
-                reader = threading.Thread(target=drain, daemon=True)
-                reader.start()
-                while not stop.is_set():
-                    try:
-                        sock.sendall(burst)
-                    except (TimeoutError, OSError):
-                        continue
-                reader.join()
-
-        flooder = threading.Thread(target=flood, daemon=True)
+        flooder = threading.Thread(
+            target=flood, args=(d.port, burst, stop, replies, head), daemon=True
+        )
         flooder.start()
         other = core.open(d.url("qemu", "/system"))
         try:
