@@ -310,14 +310,8 @@ class Monitor:
                     _dump({"error": {"class": exc.error_class, "desc": str(exc)}}),
                 )
             raise command_error(command, exc.error_class, str(exc), job) from exc
-        except ExecInterruptedError as exc:
-            raise _eof_error() from exc
-        except QMPError as exc:
-            if self._client.runstate != Runstate.RUNNING:
-                raise _eof_error() from exc
-            raise internal_error(f"unable to execute QEMU command '{command}': {exc}") from exc
-        except (OSError, EOFError) as exc:
-            raise _eof_error() from exc
+        except (QMPError, OSError, EOFError) as exc:
+            raise self._transport_error(exc, f" '{command}'") from exc
         if debug:
             _log.debug(
                 "QEMU_MONITOR_RECV_REPLY: mon=%s reply=%s",
@@ -325,6 +319,17 @@ class Monitor:
                 _dump({"return": reply}),
             )
         return reply
+
+    def _transport_error(self, exc: BaseException, command: str) -> VirError:
+        """What a failure other than QEMU's own error reply means: the monitor is gone
+        (interrupted, closed, end of file) or qemu.qmp refused the exchange."""
+        if (
+            isinstance(exc, QMPError)
+            and not isinstance(exc, ExecInterruptedError)
+            and self._client.runstate == Runstate.RUNNING
+        ):
+            return internal_error(f"unable to execute QEMU command{command}: {exc}")
+        return _eof_error()
 
     async def _shutdown(self) -> None:
         self._closing = True
@@ -397,14 +402,8 @@ class Monitor:
             reply = dict(exc.received)
             reply.pop("id", None)
             return reply
-        except ExecInterruptedError as exc:
-            raise _eof_error() from exc
-        except QMPError as exc:
-            if self._client.runstate != Runstate.RUNNING:
-                raise _eof_error() from exc
-            raise internal_error(f"unable to execute QEMU command: {exc}") from exc
-        except (OSError, EOFError) as exc:
-            raise _eof_error() from exc
+        except (QMPError, OSError, EOFError) as exc:
+            raise self._transport_error(exc, "") from exc
         return {"return": value}
 
     def query_block_chain(self, device: str) -> tuple[BlockChainEntry, ...]:

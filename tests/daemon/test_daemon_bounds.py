@@ -19,6 +19,7 @@ import minivirt.wiring  # noqa: F401
 from minivirt import core
 from minivirt.daemon.limits import Limits, parse_config
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from tests.daemon.conftest import serving
 from tests.daemon.daemon_process import DaemonProcess
 
 KEEP = 0x6B656570
@@ -63,30 +64,6 @@ def _rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
-def _serving(d):
-    conn = core.open(d.url())
-    assert conn.lookup_by_name("test").name == "test"
-    conn.close()
-
-
-@pytest.fixture
-def make_daemon(tmp_path):
-    started = []
-
-    def make(*args, config=None):
-        if config is not None:
-            path = tmp_path / f"minivirtd{len(started)}.conf"
-            path.write_text(config)
-            args = (*args, "--config", str(path))
-        d = DaemonProcess(tmp_path, *args)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.stop()
-
-
 def test_config_file_syntax():
     limits = parse_config(
         "# limits\nmax_clients = 7\nmax_client_requests=2  # inline comment\n"
@@ -117,7 +94,7 @@ def test_unread_replies_stop_reading_and_memory_stays_flat(make_daemon):
             try:
                 sent += sock.send(burst)
             except BlockingIOError:
-                _serving(d)  # another client is answered meanwhile
+                serving(d)  # another client is answered meanwhile
                 try:
                     sent += sock.send(burst)
                 except BlockingIOError:
@@ -125,7 +102,7 @@ def test_unread_replies_stop_reading_and_memory_stays_flat(make_daemon):
         after = _rss_kib(d.proc.pid)
         assert sent < 2000 * len(burst)  # the daemon did stop reading
         assert after - before < 16 * 1024  # KiB: bounded by max_unsent_bytes, not by calls
-    _serving(d)
+    serving(d)
 
 
 def test_anonymous_clients_are_bounded_and_expire(make_daemon):
@@ -137,7 +114,7 @@ def test_anonymous_clients_are_bounded_and_expire(make_daemon):
         assert _eof(sock)
         sock.close()
     extra.close()
-    _serving(d)
+    serving(d)
     log = d.log_path.read_text()
     assert "Too many anonymous clients (3)" in log
     assert "no connection opened within 1 s" in log
@@ -149,7 +126,7 @@ def test_a_frame_must_arrive_in_full(make_daemon):
         sock.sendall(struct.pack(">I", 32 * 1024 * 1024) + b"\0" * 100)  # 32 MiB declared
         assert _eof(sock)
     assert "frame not received in full within 1 s" in d.log_path.read_text()
-    _serving(d)
+    serving(d)
 
 
 def test_second_connect_open_on_a_socket_is_refused(make_daemon):
@@ -165,7 +142,7 @@ def test_second_connect_open_on_a_socket_is_refused(make_daemon):
                 ErrorDomain.RPC,
                 "internal error: connection already open",
             )
-    _serving(d)
+    serving(d)
 
 
 def test_connect_close_closes_the_socket(make_daemon):
@@ -176,7 +153,7 @@ def test_connect_close_closes_the_socket(make_daemon):
         frames = _read_frames(sock, 3)
         assert [(h[4], h[5]) for h, _ in frames] == [(1, 0), (2, 0)]
         assert _eof(sock)
-    _serving(d)
+    serving(d)
 
 
 def test_plain_tcp_beyond_loopback_needs_insecure_tcp(tmp_path):
@@ -189,7 +166,7 @@ def test_plain_tcp_beyond_loopback_needs_insecure_tcp(tmp_path):
     assert "--insecure-tcp" in refused.stderr
     d = DaemonProcess(tmp_path, "--listen", "0.0.0.0:0", "--insecure-tcp")
     try:
-        _serving(d)
+        serving(d)
         assert "plain, unauthenticated TCP on 0.0.0.0" in d.log_path.read_text()
     finally:
         d.stop()
@@ -206,7 +183,7 @@ def test_server_answers_ping_and_drops_a_silent_keepalive_client(make_daemon):
         pings = _read_frames(sock, 10)
         assert [h[:3] for h, _ in pings] == [(KEEP, 1, 1), (KEEP, 1, 1)]
     assert "No response from client" in d.log_path.read_text()
-    _serving(d)
+    serving(d)
 
 
 def test_client_keepalive_detects_a_silent_server():
@@ -280,7 +257,7 @@ def test_a_thousand_clients_killed_while_registered_for_events(make_daemon):
             sock.close()
 
     batch(100)  # warm-up: the pool's threads, caches
-    _serving(d)
+    serving(d)
     rss, fds = _rss_kib(d.proc.pid), _fds(d.proc.pid)
     for _ in range(9):
         batch(100)

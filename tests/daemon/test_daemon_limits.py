@@ -12,7 +12,7 @@ import pytest
 import minivirt.wiring  # noqa: F401
 from minivirt import core
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
-from tests.daemon.daemon_process import DaemonProcess
+from tests.daemon.conftest import serving
 
 EOF_TEXT = "End of file while reading data: Input/output error"
 XML_ERROR_TEXT = "XML error: (domain_definition):1: unclosed token"
@@ -38,26 +38,6 @@ def _frames(sock):
     return out
 
 
-def _serving(d):
-    conn = core.open(d.url())
-    assert conn.lookup_by_name("test").name == "test"
-    conn.close()
-
-
-@pytest.fixture
-def make_daemon(tmp_path):
-    started = []
-
-    def make(*args, env=None):
-        d = DaemonProcess(tmp_path, *args, env=env)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.stop()
-
-
 def test_too_many_clients(make_daemon):
     d = make_daemon("--max-clients", "1")
     first = core.open(d.url())
@@ -66,7 +46,7 @@ def test_too_many_clients(make_daemon):
     assert (info.value.code, info.value.domain) == (ErrorNumber.SYSTEM_ERROR, ErrorDomain.RPC)
     assert first.get_type() == "TEST"
     first.close()
-    _serving(d)
+    serving(d)
 
 
 def test_outstanding_calls_stop_reading_not_the_client(make_daemon):
@@ -81,7 +61,7 @@ def test_outstanding_calls_stop_reading_not_the_client(make_daemon):
     assert [h[4] for h, _ in frames] == list(range(1, 301))  # in order, none lost
     assert all(b[0] == ErrorNumber.XML_ERROR for h, b in frames[1:-1])
     assert frames[-1][0][5] == 0  # the close succeeded
-    _serving(d)
+    serving(d)
 
 
 def test_oversized_frame(make_daemon):
@@ -91,7 +71,7 @@ def test_oversized_frame(make_daemon):
         frames = _frames(sock)
     assert [(h[4], h[5], b[0]) for h, b in frames] == [(9, 1, ErrorNumber.RPC)]
     assert frames[0][1][2] == "packet 5000 bytes received from server too large, want 4096"
-    _serving(d)
+    serving(d)
 
 
 @pytest.mark.parametrize("loop", ["default", "asyncio"])

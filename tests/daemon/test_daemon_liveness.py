@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import io
 import signal
-import socket
-import struct
 import threading
 
-import msgpack
 import pytest
 
 import minivirt.wiring  # noqa: F401
 from minivirt import core
 from minivirt.shell.main import main as minivirsh
 from tests.daemon.daemon_process import DaemonProcess
+from tools.bench_flood import flood, frame
 
 LIVENESS_S = 20.0  # a call must come back within this, whatever the flood
-
-
-def _frame(proc, serial, body):
-    payload = msgpack.packb(body)
-    return struct.pack(">IIIiIII", 28 + len(payload), 0x20008086, 1, proc, 0, serial, 0) + payload
 
 
 @pytest.fixture
@@ -41,28 +34,15 @@ def test_a_flooding_client_does_not_stall_another(daemon):
     uuid = bytes(16)
     dom = ["test", uuid, 1]
     calls = [
-        _frame(14, 0, [dom, 0]),  # DOMAIN_GET_XML_DESC
-        _frame(273, 0, [1, 0]),  # CONNECT_LIST_ALL_DOMAINS
-        _frame(238, 0, [dom, "vda", 0]),  # DOMAIN_GET_BLOCK_JOB_INFO
+        frame(14, [dom, 0]),  # DOMAIN_GET_XML_DESC
+        frame(273, [1, 0]),  # CONNECT_LIST_ALL_DOMAINS
+        frame(238, [dom, "vda", 0]),  # DOMAIN_GET_BLOCK_JOB_INFO
     ]
     stop = threading.Event()
     replies = [0]
 
-    def flood():
-        with socket.create_connection(("127.0.0.1", daemon.port)) as sock:
-            sock.sendall(_frame(1, 1, [None, 1]))  # read-only, as the hostile client was
-            sock.settimeout(1.0)
-            burst = b"".join(calls) * 1000
-            drain = threading.Thread(target=_drain, args=(sock, stop, replies), daemon=True)
-            drain.start()
-            while not stop.is_set():
-                try:
-                    sock.sendall(burst)
-                except (TimeoutError, OSError):
-                    continue
-            drain.join()
-
-    flooder = threading.Thread(target=flood, daemon=True)
+    burst = b"".join(calls) * 1000
+    flooder = threading.Thread(target=flood, args=(daemon.port, burst, stop, replies), daemon=True)
     flooder.start()
     conn = core.open(daemon.url())
     try:
@@ -83,19 +63,6 @@ def test_a_flooding_client_does_not_stall_another(daemon):
         flooder.join(timeout=30)
         conn.close()
     assert replies[0] >= 3000  # the flood was served too
-
-
-def _drain(sock, stop, replies):
-    while not stop.is_set():
-        try:
-            data = sock.recv(1 << 20)
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        if not data:
-            return
-        replies[0] += data.count(struct.pack(">I", 0x20008086))
 
 
 def _sh(*argv):
