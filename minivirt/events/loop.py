@@ -107,7 +107,10 @@ class DefaultEventLoop:
 
     A timer's interval is -1 (disabled), 0 (fire on every iteration) or a
     period in milliseconds.  Any change from another thread wakes a blocked
-    ``run_once`` through a self-pipe.  Only one thread runs an iteration at a
+    ``run_once`` through a self-pipe; a change made by a callback (the thread
+    running the iteration) needs no wake-up.  A timer that a handle callback
+    makes due (an event queued from a socket read) fires in the same
+    iteration, after the handles.  Only one thread runs an iteration at a
     time; callbacks run outside the loop's lock and may call back into it.
     """
 
@@ -118,6 +121,7 @@ class DefaultEventLoop:
         self._timeouts: dict[int, _Timeout] = {}
         self._next_watch = 1
         self._next_timer = 1
+        self._runner: int | None = None  # the thread inside run_once
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -128,7 +132,7 @@ class DefaultEventLoop:
             watch = self._next_watch
             self._next_watch += 1
             self._handles[watch] = _Handle(fd, events, cb)
-        self.wake()
+        self._changed()
         return watch
 
     def update_handle(self, watch: int, events: int) -> None:
@@ -136,12 +140,12 @@ class DefaultEventLoop:
             handle = self._handles.get(watch)
             if handle is not None:
                 handle.events = events
-        self.wake()
+        self._changed()
 
     def remove_handle(self, watch: int) -> int:
         with self._lock:
             found = self._handles.pop(watch, None) is not None
-        self.wake()
+        self._changed()
         return 0 if found else -1
 
     def add_timeout(self, interval_ms: int, cb: TimeoutCallback) -> int:
@@ -149,7 +153,7 @@ class DefaultEventLoop:
             timer = self._next_timer
             self._next_timer += 1
             self._timeouts[timer] = _Timeout(interval_ms, self._due(interval_ms), cb)
-        self.wake()
+        self._changed()
         return timer
 
     def update_timeout(self, timer: int, interval_ms: int) -> None:
@@ -159,18 +163,23 @@ class DefaultEventLoop:
                 return
             entry.interval_ms = interval_ms
             entry.due = self._due(interval_ms)
-        self.wake()
+        self._changed()
 
     def remove_timeout(self, timer: int) -> int:
         with self._lock:
             found = self._timeouts.pop(timer, None) is not None
-        self.wake()
+        self._changed()
         return 0 if found else -1
 
     # -- running ---------------------------------------------------------
     @staticmethod
     def _due(interval_ms: int) -> float:
         return time.monotonic() + interval_ms / 1000.0 if interval_ms >= 0 else float("inf")
+
+    def _changed(self) -> None:
+        """A handle or timer changed: wake the iteration unless it is the caller's own."""
+        if self._runner != threading.get_ident():
+            self.wake()
 
     def wake(self) -> None:
         """Interrupt a blocked iteration (any thread)."""
@@ -185,30 +194,41 @@ class DefaultEventLoop:
         ``max_wait`` (seconds) bounds the wait; None waits as long as needed.
         """
         with self._run_lock:
+            self._runner = threading.get_ident()
+            try:
+                self._iterate(max_wait)
+            finally:
+                self._runner = None
+
+    def _iterate(self, max_wait: float | None) -> None:
+        with self._lock:
+            now = time.monotonic()
+            nearest = min((t.due for t in self._timeouts.values()), default=float("inf"))
+            wait = max(0.0, nearest - now)
+            if max_wait is not None:
+                wait = min(wait, max_wait)
+            fds = [(w, h.fd, _to_poll(h.events)) for w, h in self._handles.items()]
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        for _, fd, mask in fds:
+            poller.register(fd, mask)
+        timeout_ms = None if wait == float("inf") else int(wait * 1000 + 0.999)
+        ready = dict(poller.poll(timeout_ms))
+        if self._wake_r in ready:
+            self._drain()
+        fired = self._dispatch_timeouts(frozenset())
+        handled = False
+        for watch, fd, _ in fds:
+            revents = ready.get(fd)
+            if not revents:
+                continue
             with self._lock:
-                now = time.monotonic()
-                nearest = min((t.due for t in self._timeouts.values()), default=float("inf"))
-                wait = max(0.0, nearest - now)
-                if max_wait is not None:
-                    wait = min(wait, max_wait)
-                fds = [(w, h.fd, _to_poll(h.events)) for w, h in self._handles.items()]
-            poller = select.poll()
-            poller.register(self._wake_r, select.POLLIN)
-            for _, fd, mask in fds:
-                poller.register(fd, mask)
-            timeout_ms = None if wait == float("inf") else int(wait * 1000 + 0.999)
-            ready = dict(poller.poll(timeout_ms))
-            if self._wake_r in ready:
-                self._drain()
-            self._dispatch_timeouts()
-            for watch, fd, _ in fds:
-                revents = ready.get(fd)
-                if not revents:
-                    continue
-                with self._lock:
-                    handle = self._handles.get(watch)
-                if handle is not None:
-                    self._call(handle.cb, watch, fd, _from_poll(revents))
+                handle = self._handles.get(watch)
+            if handle is not None:
+                handled = True
+                self._call(handle.cb, watch, fd, _from_poll(revents))
+        if handled:  # what the handles made due (not a second turn of those that fired)
+            self._dispatch_timeouts(fired)
 
     def _drain(self) -> None:
         try:
@@ -217,10 +237,11 @@ class DefaultEventLoop:
         except BlockingIOError:
             pass
 
-    def _dispatch_timeouts(self) -> None:
+    def _dispatch_timeouts(self, skip: frozenset[int]) -> frozenset[int]:
+        """Run the due timers, except ``skip``; the ids of those that were due."""
         now = time.monotonic()
         with self._lock:
-            due = [(t, e.cb) for t, e in self._timeouts.items() if e.due <= now]
+            due = [(t, e.cb) for t, e in self._timeouts.items() if e.due <= now and t not in skip]
             for timer, _ in due:
                 entry = self._timeouts[timer]
                 entry.due = (
@@ -233,6 +254,7 @@ class DefaultEventLoop:
                 alive = timer in self._timeouts
             if alive:
                 self._call(cb, timer)
+        return frozenset(timer for timer, _ in due)
 
     @staticmethod
     def _call(cb: Callable[..., None], *args: int) -> None:

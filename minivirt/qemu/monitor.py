@@ -192,12 +192,17 @@ class _Client(QMPClient):
             seconds=seconds,
             microseconds=micro,
         )
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("QEMU_MONITOR_RECV_EVENT: mon=%s event=%s", self.name, _dump(dict(msg)))
         try:
             self._on_event(event)
         except Exception:  # a driver bug must not kill the reader
             _log.exception("monitor event callback failed for %s", event.name)
+        # Let the loop run what the event queued (a domain event's zero timer) before
+        # the events QEMU sent behind it are read: a finished job is followed by
+        # JOB_STATUS_CHANGE events nobody waits for.
+        await asyncio.sleep(0)
+        # Logged once the event is on its way: rendering the line must not delay it.
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("QEMU_MONITOR_RECV_EVENT: mon=%s event=%s", self.name, _dump(dict(msg)))
 
 
 class Monitor:

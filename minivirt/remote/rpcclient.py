@@ -4,8 +4,14 @@ Owns the blocking socket, serial numbers, and who reads the socket.  As in
 libvirt, a calling thread reads the socket itself while it waits (it holds
 "the buck"), delivering other threads' replies on the way, and hands the buck
 to another waiting caller when its own reply is in; so a lone caller never
-pays a thread switch.  A background thread reads only while nobody calls and
-events (or keepalive) are wanted.  Keepalive is libvirt's: once started, a
+pays a thread switch.  While nobody calls, events are read by the thread of
+the application's event loop itself, as libvirt's virNetClient does: once
+events are wanted the socket is watched there (virEventAddHandle), and a
+readable socket is read without blocking by that thread, which then runs
+the callbacks, with no reader thread handing the event over.  The watch is
+paused while a caller holds the buck and resumed when it lets go.  A
+background thread reads only when no event loop watches the socket and
+events or keepalive are wanted.  Keepalive is libvirt's: once started, a
 PING goes out after ``interval`` seconds without a byte from the server, and
 ``count`` unanswered PINGs close the connection ("connection closed due to
 keepalive timeout"); the server's PINGs are answered with PONGs.  A dropped
@@ -44,6 +50,7 @@ __all__ = ["RPCClient", "StreamSocket", "keepalive_timeout", "os_text", "system_
 log = get_logger(__name__)
 
 _RECV_SIZE: Final = 256 * 1024
+_NOWAIT: Final = socket.MSG_DONTWAIT
 
 
 def system_error(text: str) -> VirError:
@@ -64,9 +71,14 @@ def os_text(exc: OSError) -> str:
 
 
 class StreamSocket(Protocol):
-    """What the client needs of a connection: a socket, or a TLS session over one."""
+    """What the client needs of a connection: a socket, or a TLS session over one.
 
-    def recv(self, size: int, /) -> bytes: ...
+    ``recv`` takes the flags of socket.recv; with ``socket.MSG_DONTWAIT`` it raises
+    BlockingIOError when nothing can be read yet.
+    """
+
+    def recv(self, size: int, flags: int = 0, /) -> bytes: ...
+    def fileno(self) -> int: ...
     def sendall(self, data: bytes, /) -> None: ...
     def shutdown(self, how: int, /) -> None: ...
     def close(self) -> None: ...
@@ -107,6 +119,8 @@ class RPCClient:
         self._keepalive_stop = threading.Event()
         self._last_rx = time.monotonic()
         self._pings = 0
+        self._watch = -1  # the application's event loop watches the socket (events wanted)
+        self._watch_paused = False  # ... but a caller holds the buck
         self._background = threading.Thread(
             target=self._background_loop, name="minivirt-remote-events", daemon=True
         )
@@ -117,10 +131,59 @@ class RPCClient:
         return self.dead is None and not self._closing
 
     def want_events(self, wanted: bool) -> None:
-        """Let the background thread read while nobody calls (event registrations exist)."""
+        """Events are wanted (registrations exist): somebody reads while nobody calls.
+
+        That is the application's event loop, watching the socket from the first
+        registration until the connection closes; the background thread only when
+        no event loop is registered.
+        """
         with self._lock:
             self._want_events = wanted
             self._idle.notify_all()
+        if wanted:
+            self._watch_socket()
+
+    def _watch_socket(self) -> None:
+        from minivirt import events  # only a client that wants events needs the loop
+
+        with self._lock:
+            if self._watch >= 0 or self.dead is not None or self._closing:
+                return
+            if events.event_registered_impl() is None:
+                return  # no loop to watch from: the background thread reads
+            watch = events.event_add_handle(
+                self._sock.fileno(), events.EVENT_HANDLE_READABLE, self._incoming
+            )
+            if watch >= 0:
+                self._watch = watch
+                self._idle.notify_all()  # the background thread's reading is no longer needed
+
+    def _unwatch_socket(self) -> None:
+        """Lock held: the loop stops watching (the connection failed or is closing)."""
+        if self._watch >= 0:
+            from minivirt import events
+
+            events.event_remove_handle(self._watch)
+            self._watch = -1
+
+    def _incoming(self, watch: int, fd: int, revents: int) -> None:
+        """Event loop thread: the socket is readable; read what is there unless a caller is."""
+        from minivirt import events
+
+        with self._lock:
+            if watch != self._watch or self.dead is not None or self._closing:
+                return
+            if self._reading:
+                # The buck holder reads it; stop the loop waking for it until it lets go.
+                if not self._watch_paused:
+                    self._watch_paused = True
+                    events.event_update_handle(watch, 0)
+                return
+            self._reading = True
+        try:
+            self._read_once(wait=False)
+        finally:
+            self._pass_buck()
 
     def start_keepalive(self, interval: int, count: int) -> None:
         """Mirrors virNetClientKeepAliveStart (``interval`` <= 0 stops it)."""
@@ -215,6 +278,8 @@ class RPCClient:
             pass
         if threading.current_thread() is not self._background:
             self._background.join()
+        with self._lock:
+            self._unwatch_socket()  # before the descriptor goes
         self._sock.close()
 
     # -- who reads ------------------------------------------------------------
@@ -246,6 +311,12 @@ class RPCClient:
                     other.waiting = False
                     other.lock.release()
                     return
+            if self._watch_paused:
+                self._watch_paused = False
+                if self._watch >= 0:
+                    from minivirt import events
+
+                    events.event_update_handle(self._watch, events.EVENT_HANDLE_READABLE)
             if self._want_events or self._keepalive is not None:  # the background reader's work
                 self._idle.notify_all()
 
@@ -258,6 +329,7 @@ class RPCClient:
                     and (
                         self._reading
                         or self._pending
+                        or self._watch >= 0  # the event loop reads
                         or not (self._want_events or self._keepalive is not None)
                     )
                 ):
@@ -270,10 +342,16 @@ class RPCClient:
             finally:
                 self._pass_buck()
 
-    def _read_once(self) -> bool:
-        """Read what the socket has and dispatch it (buck holder only); False once dead."""
+    def _read_once(self, wait: bool = True) -> bool:
+        """Read what the socket has and dispatch it (buck holder only); False once dead.
+
+        With ``wait`` False (the event loop's thread) it returns at once when
+        nothing is there yet.
+        """
         try:
-            data = self._sock.recv(_RECV_SIZE)
+            data = self._sock.recv(_RECV_SIZE) if wait else self._sock.recv(_RECV_SIZE, _NOWAIT)
+        except BlockingIOError:
+            return True
         except OSError as exc:
             if exc.errno == errno.EINTR:
                 return True
@@ -341,6 +419,7 @@ class RPCClient:
                 self.dead = err
             pending, self._pending = self._pending, {}
             self._keepalive_stop.set()
+            self._unwatch_socket()  # a dead socket stays readable: the loop must not spin
             for slot in pending.values():
                 slot.error, slot.done = err, True
                 if slot.waiting:

@@ -138,8 +138,12 @@ class TLSSocket:
                 out = self._out.read()
             self._sock.sendall(out)
 
-    def recv(self, size: int) -> bytes:
-        """Plaintext, at least one byte, or b"" at the end of the stream."""
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        """Plaintext, at least one byte, or b"" at the end of the stream.
+
+        ``flags`` go to the socket's recv: with MSG_DONTWAIT, BlockingIOError
+        when no whole record has come yet (a part stays buffered).
+        """
         while True:
             with self._lock:
                 try:
@@ -153,11 +157,14 @@ class TLSSocket:
             if data:
                 return data
             self._flush()  # post-handshake records the peer may need
-            raw = self._sock.recv(size)
+            raw = self._sock.recv(size, flags)
             if not raw:
                 return b""
             with self._lock:
                 self._in.write(raw)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
 
     def shutdown(self, how: int) -> None:
         self._sock.shutdown(how)

@@ -229,3 +229,70 @@ def test_event_loop_thread_delivers() -> None:
         state.queue(BlockJobEvent(A, "/a", 1, 0))
         assert done.wait(5)
     state.close()
+
+
+def test_a_timer_a_handle_arms_fires_in_the_same_iteration() -> None:
+    # A remote event read from a socket is queued on a zero timer: it must not wait a turn.
+    r, w = os.pipe()
+    fired: list[int] = []
+    timer = events.event_add_timeout(-1, fired.append)
+
+    def readable(watch: int, fd: int, revents: int) -> None:
+        os.read(fd, 1)
+        events.event_update_timeout(timer, 0)
+
+    watch = events.event_add_handle(r, events.EVENT_HANDLE_READABLE, readable)
+    try:
+        os.write(w, b"x")
+        events.event_run_default_impl(max_wait=5)
+        assert fired == [timer]
+    finally:
+        events.event_remove_handle(watch)
+        events.event_remove_timeout(timer)
+        os.close(r)
+        os.close(w)
+
+
+def test_a_steady_zero_timer_fires_once_per_iteration() -> None:
+    r, w = os.pipe()
+    fired: list[int] = []
+    timer = events.event_add_timeout(0, fired.append)
+    watch = events.event_add_handle(r, events.EVENT_HANDLE_READABLE, lambda *a: os.read(r, 1))
+    try:
+        os.write(w, b"x")
+        events.event_run_default_impl(max_wait=5)
+        assert fired == [timer]
+    finally:
+        events.event_remove_handle(watch)
+        events.event_remove_timeout(timer)
+        os.close(r)
+        os.close(w)
+
+
+def _wake_pending() -> bool:
+    default = loop_mod._default
+    assert default is not None
+    try:
+        data = os.read(default._wake_r, 4096)
+    except BlockingIOError:
+        return False
+    return bool(data)
+
+
+def test_only_changes_from_other_threads_wake_the_loop() -> None:
+    events.event_run_default_impl(max_wait=0)  # drain what earlier tests left
+    timer = events.event_add_timeout(-1, lambda t: None)
+    assert _wake_pending()  # from this thread, while no iteration runs: the pipe is written
+    changed: list[bool] = []
+
+    def from_the_loop(t: int) -> None:
+        events.event_update_timeout(timer, -1)
+        changed.append(_wake_pending())
+
+    own = events.event_add_timeout(0, from_the_loop)
+    try:
+        run_until(lambda: changed)
+        assert changed[0] is False  # a callback's change needs no wake-up of its own loop
+    finally:
+        events.event_remove_timeout(own)
+        events.event_remove_timeout(timer)

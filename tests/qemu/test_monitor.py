@@ -16,6 +16,7 @@ from tests.qemu.qmppeer import (
     Hang,
     Raw,
     Reply,
+    ScriptedPeer,
     Wait,
 )
 
@@ -351,6 +352,39 @@ def test_unsolicited_events_are_delivered(harness):
     )
     harness.monitors[0].cont()  # a round trip: the event was read before the reply
     assert [e.name for e in harness.events] == ["BLOCK_JOB_COMPLETED"]
+
+
+def test_what_an_event_queued_runs_before_the_next_event(harness):
+    # A finished job is followed by JOB_STATUS_CHANGE events: the domain event the
+    # first one queued on the loop (a zero timer) must not wait until they are read.
+    import asyncio
+
+    from minivirt.qemu.monitor import Monitor
+
+    order: list[str] = []
+
+    def on_event(event):
+        order.append(event.name)
+        if event.name == "BLOCK_JOB_COMPLETED":
+            asyncio.get_running_loop().call_soon(order.append, "queued by it")
+
+    base = {"device": "drive-vda", "type": "stream", "len": 1, "offset": 1, "speed": 0}
+    status = {"id": "drive-vda", "status": "concluded"}
+    together = b"".join(  # one write: all three are read at once
+        ScriptedPeer._event_bytes(name, data)
+        for name, data in [
+            ("BLOCK_JOB_COMPLETED", base),
+            ("JOB_STATUS_CHANGE", status),
+            ("JOB_STATUS_CHANGE", dict(status, status="null")),
+        ]
+    )
+    peer = harness.peer(script={"cont": [Raw(together), Reply({})]})
+    mon = Monitor.open(harness.mloop, peer.path, on_event=on_event, on_eof=lambda: None)
+    try:
+        mon.cont()
+    finally:
+        mon.close()
+    assert order[:3] == ["BLOCK_JOB_COMPLETED", "queued by it", "JOB_STATUS_CHANGE"]
 
 
 # -- the peer going away -----------------------------------------------------
