@@ -42,10 +42,10 @@ from tools.libvirtd import PrivateLibvirtd, system_python
 
 __all__ = ["run"]
 
-ROUNDS = 3
+ROUNDS = 5
 SECONDS = 2.0
 EVENT_DISKS = 6
-EVENT_ROUNDS = 2
+EVENT_ROUNDS = 4
 SHELL_ROUNDS = 15
 IDLE_CLIENTS = 100
 VENV_BIN = Path(sys.executable).parent
