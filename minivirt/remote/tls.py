@@ -141,21 +141,31 @@ class TLSSocket:
     def recv(self, size: int, flags: int = 0) -> bytes:
         """Plaintext, at least one byte, or b"" at the end of the stream.
 
+        Every whole record already received is returned at once: what stays
+        behind is only a record still arriving, so a readable socket is the
+        only sign that more is to come (the client's event loop watches it).
         ``flags`` go to the socket's recv: with MSG_DONTWAIT, BlockingIOError
         when no whole record has come yet (a part stays buffered).
         """
         while True:
+            chunks = []
             with self._lock:
-                try:
-                    data = self._obj.read(size)
-                except ssl.SSLWantReadError:
-                    data = None
-                except ssl.SSLZeroReturnError:
-                    return b""
-                except ssl.SSLError as exc:
-                    raise OSError(f"TLS read failed: {exc}") from exc
-            if data:
-                return data
+                while True:
+                    try:
+                        data = self._obj.read(size)
+                    except ssl.SSLWantReadError:
+                        break
+                    except ssl.SSLZeroReturnError:
+                        if chunks:
+                            break  # the end comes with the next call
+                        return b""
+                    except ssl.SSLError as exc:
+                        raise OSError(f"TLS read failed: {exc}") from exc
+                    if not data:
+                        break
+                    chunks.append(data)
+            if chunks:
+                return b"".join(chunks)
             self._flush()  # post-handshake records the peer may need
             raw = self._sock.recv(size, flags)
             if not raw:

@@ -194,3 +194,48 @@ def test_tls_allowed_dn_list(tmp_path):
         conn.close()
     finally:
         d.stop()
+
+
+def test_tls_recv_returns_every_whole_record_at_once(tmp_path):
+    """Two records read from the socket together come back from one recv: nothing is
+    left decrypted-but-unread where an event loop watching the socket cannot see it."""
+    import socket
+    import ssl
+    import threading
+
+    from minivirt.remote.tls import TLSSocket, client_context, x509_context
+
+    pki = make_pki(tmp_path / "pki")
+    server_ctx = x509_context(ssl.Purpose.CLIENT_AUTH, (str(pki / "cacert.pem"),
+                              str(pki / "servercert.pem"), str(pki / "serverkey.pem")))  # fmt: skip
+    ours, theirs = socket.socketpair()
+    done = threading.Event()
+
+    def serve():
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = server_ctx.wrap_bio(incoming, outgoing, server_side=True)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                theirs.sendall(outgoing.read())
+                incoming.write(theirs.recv(65536))
+        theirs.sendall(outgoing.read())
+        tls.write(b"first record")
+        tls.write(b"second record")
+        theirs.sendall(outgoing.read())  # both records in one write
+        done.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        client = TLSSocket(ours, client_context(str(pki)), "127.0.0.1")
+        assert done.wait(10)
+        assert client.recv(65536) == b"first recordsecond record"
+        with pytest.raises(BlockingIOError):  # nothing hides behind them
+            client.recv(65536, socket.MSG_DONTWAIT)
+    finally:
+        thread.join(10)
+        ours.close()
+        theirs.close()
