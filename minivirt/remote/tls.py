@@ -148,7 +148,7 @@ class TLSSocket:
         when no whole record has come yet (a part stays buffered).
         """
         while True:
-            chunks = []
+            chunks: list[bytes] = []
             with self._lock:
                 while True:
                     try:
