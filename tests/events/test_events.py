@@ -231,42 +231,41 @@ def test_event_loop_thread_delivers() -> None:
     state.close()
 
 
-def test_a_timer_a_handle_arms_fires_in_the_same_iteration() -> None:
-    # A remote event read from a socket is queued on a zero timer: it must not wait a turn.
+def _one_readable_iteration(interval_ms: int, on_readable=None) -> tuple[int, list[int]]:
+    """A timer with ``interval_ms`` and a pipe made readable; one iteration runs.
+
+    ``on_readable(timer)`` runs in the handle's callback.  Returns the timer and
+    its firings."""
     r, w = os.pipe()
     fired: list[int] = []
-    timer = events.event_add_timeout(-1, fired.append)
+    timer = events.event_add_timeout(interval_ms, fired.append)
 
     def readable(watch: int, fd: int, revents: int) -> None:
         os.read(fd, 1)
-        events.event_update_timeout(timer, 0)
+        if on_readable is not None:
+            on_readable(timer)
 
     watch = events.event_add_handle(r, events.EVENT_HANDLE_READABLE, readable)
     try:
         os.write(w, b"x")
         events.event_run_default_impl(max_wait=5)
-        assert fired == [timer]
+        return timer, fired
     finally:
         events.event_remove_handle(watch)
         events.event_remove_timeout(timer)
         os.close(r)
         os.close(w)
+
+
+def test_a_timer_a_handle_arms_fires_in_the_same_iteration() -> None:
+    # A remote event read from a socket is queued on a zero timer: it must not wait a turn.
+    timer, fired = _one_readable_iteration(-1, lambda t: events.event_update_timeout(t, 0))
+    assert fired == [timer]
 
 
 def test_a_steady_zero_timer_fires_once_per_iteration() -> None:
-    r, w = os.pipe()
-    fired: list[int] = []
-    timer = events.event_add_timeout(0, fired.append)
-    watch = events.event_add_handle(r, events.EVENT_HANDLE_READABLE, lambda *a: os.read(r, 1))
-    try:
-        os.write(w, b"x")
-        events.event_run_default_impl(max_wait=5)
-        assert fired == [timer]
-    finally:
-        events.event_remove_handle(watch)
-        events.event_remove_timeout(timer)
-        os.close(r)
-        os.close(w)
+    timer, fired = _one_readable_iteration(0)
+    assert fired == [timer]
 
 
 def _wake_pending() -> bool:
