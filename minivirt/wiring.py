@@ -14,11 +14,10 @@ remote driver.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from minivirt import core
 from minivirt.public import HypervisorDriver
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
 

@@ -9,8 +9,6 @@ The event-loop names are resolved on first use (PEP 562), so that a one-shot
 client that never waits for an event does not import the event loop.
 """
 
-from typing import TYPE_CHECKING
-
 from minivirt.core.checks import UINT_MASK, ULONG_MASK
 from minivirt.core.connection import LIB_VERSION, Connection, Domain, open, open_read_only
 from minivirt.core.domain import (
@@ -38,6 +36,7 @@ from minivirt.core.registry import (
 )
 from minivirt.core.uri import URI
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from minivirt.events import (
         EVENT_HANDLE_ERROR,

@@ -10,32 +10,18 @@ the twin; without it a caller uses the blocking entry point in a thread.
 
 from __future__ import annotations
 
-from typing import cast
-
 from minivirt.core import checks
 from minivirt.core.connection import Connection
 from minivirt.core.domain import BLOCK_JOB_INFO, DomainHandle, block_job_info_checks, driver_for
-from minivirt.public import AsyncBlockJobInfoDriver, BlockJobInfo
+from minivirt.public import BlockJobInfo, has_async_block_job_info
 
 __all__ = ["domain_get_block_job_info_async", "has_async"]
-
-
-#: Driver class -> whether it has the twin (a Protocol isinstance costs microseconds a call).
-_TWINS: dict[type, bool] = {}
-
-
-def _has_twin(driver: object) -> bool:
-    kind = type(driver)
-    known = _TWINS.get(kind)
-    if known is None:
-        known = _TWINS[kind] = isinstance(driver, AsyncBlockJobInfoDriver)
-    return known
 
 
 def has_async(conn: Connection, slot: str = "domain_get_block_job_info") -> bool:
     """Whether ``conn``'s driver has the awaitable twin of ``slot`` (only block-job info
     has one)."""
-    return slot == "domain_get_block_job_info" and _has_twin(conn.driver)
+    return slot == "domain_get_block_job_info" and has_async_block_job_info(conn.driver)
 
 
 async def domain_get_block_job_info_async(
@@ -48,8 +34,6 @@ async def domain_get_block_job_info_async(
     """
     dom, flags = block_job_info_checks(dom, disk, flags)
     driver = driver_for(dom, "domain_get_block_job_info", BLOCK_JOB_INFO)
-    if not _has_twin(driver):
+    if not has_async_block_job_info(driver):
         raise checks.unsupported(BLOCK_JOB_INFO)
-    return await cast(AsyncBlockJobInfoDriver, driver).domain_get_block_job_info_async(
-        dom.ref, disk, flags
-    )
+    return await driver.domain_get_block_job_info_async(dom.ref, disk, flags)

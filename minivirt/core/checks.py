@@ -8,8 +8,6 @@ the driver declares the slot in ``unsupported_slots``.  No I/O, no driver call.
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.public import (
     DriverSlot,
     ErrorDomain,
@@ -18,6 +16,10 @@ from minivirt.public import (
     HypervisorDriver,
     VirError,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "UINT_MASK",

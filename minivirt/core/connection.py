@@ -9,11 +9,9 @@ opaque)`` for block job events; they run in the application's event loop.
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import Final, cast
 
 from minivirt.core import checks
 from minivirt.core.domain import DomainHandle
@@ -33,6 +31,10 @@ from minivirt.public import (
 )
 from minivirt.public.logger import get_logger
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
 __all__ = ["LIB_VERSION", "Connection", "Domain", "open", "open_read_only"]
 
 log = get_logger("minivirt.core")
@@ -40,11 +42,23 @@ log = get_logger("minivirt.core")
 #: The libvirt version whose API surface minivirt follows (major*1e6 + minor*1e3 + micro).
 LIB_VERSION: Final = 9_000_000
 
-#: A UUID string as virUUIDParse takes it (dashes optional).  Kept as text: ``re``
-#: compiles and caches it on the first lookup by UUID, not at every start-up.
-_UUID_PATTERN: Final = (
-    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
-)
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID as virUUIDParse takes it: 32 hex digits grouped
+    8-4-4-4-12, each dash between two groups optional (written without ``re``,
+    which a one-shot client would otherwise import at every start)."""
+    pos = 0
+    for size in (8, 4, 4, 4, 12):
+        if pos and text.startswith("-", pos):
+            pos += 1
+        group = text[pos : pos + size]
+        if len(group) != size or not _HEX_DIGITS.issuperset(group):
+            return False
+        pos += size
+    return pos == len(text)
+
 
 #: A user's domain event callback: ``cb(conn, dom, *event_args, opaque)``.
 UserCallback = Callable[..., object]
@@ -75,7 +89,9 @@ class Domain(DomainHandle):
     @property
     def conn(self) -> Connection:
         """The connection this handle belongs to (virDomainGetConnect)."""
-        return cast(Connection, self._conn)
+        conn = self._conn
+        assert isinstance(conn, Connection)  # __init__ takes a Connection
+        return conn
 
     def qemu_monitor_command(self, cmd: str, flags: int = 0) -> str:
         """virDomainQemuMonitorCommand (libvirt-qemu); see minivirt.core.qemu."""
@@ -201,7 +217,7 @@ class Connection:
         self._check(fn, ErrorDomain.DOMAIN)
         checks.non_null(uuid, "uuidstr", fn)
         text = uuid.strip()
-        if not re.match(_UUID_PATTERN, text):
+        if not _is_uuid(text):
             raise checks.invalid_arg("uuidstr", fn, f"uuidstr in {fn} must be a valid UUID")
         hexa = text.replace("-", "").lower()
         canonical = f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"

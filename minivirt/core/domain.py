@@ -11,8 +11,6 @@ catch driver errors: a VirError from the driver reaches the caller as is.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from minivirt.core import checks
 from minivirt.public import (
     BlockJobInfo,
@@ -24,6 +22,12 @@ from minivirt.public import (
     HypervisorDriver,
 )
 from minivirt.public.logger import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # a static type only: mypy checks it, run time never does
 
 __all__ = [
     "DomainHandle",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from minivirt.core import checks
 from minivirt.core.connection import Connection
-from minivirt.public import ErrorDomain, KeepAliveDriver
+from minivirt.public import ErrorDomain, has_keep_alive
 
 __all__ = ["connect_set_keep_alive"]
 
@@ -23,6 +23,6 @@ def connect_set_keep_alive(conn: Connection, interval: int, count: int) -> int:
     fn = "virConnectSetKeepAlive"
     conn._check(fn)
     driver = conn.driver
-    if not isinstance(driver, KeepAliveDriver):
+    if not has_keep_alive(driver):
         raise checks.unsupported(fn, ErrorDomain.NONE)
     return driver.connect_set_keep_alive(interval, count)

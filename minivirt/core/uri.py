@@ -10,10 +10,12 @@ text).
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
 from minivirt.public.values import FrozenValue, init_fields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["URI"]
 

@@ -11,6 +11,8 @@ from minivirt.public.driver import (
     EventCallback,
     HypervisorDriver,
     KeepAliveDriver,
+    has_async_block_job_info,
+    has_keep_alive,
 )
 from minivirt.public.enums import (
     ConnectListAllDomainsFlags,
@@ -93,4 +95,6 @@ __all__ = [
     "LifecycleEvent",
     "VirError",
     "error_message",
+    "has_async_block_job_info",
+    "has_keep_alive",
 ]

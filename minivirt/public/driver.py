@@ -15,15 +15,28 @@ method is found at the first open, not as "not supported".
 
 Drivers raise :class:`~minivirt.public.errors.VirError` for every failure
 and never return error codes.  Drivers must be thread-safe: the daemon calls
-them from worker threads.  This module declares; it implements nothing.
+them from worker threads.  This module declares; it implements nothing but
+the two capability tests (:func:`has_keep_alive`, :func:`has_async_block_job_info`).
+
+Run time never imports :mod:`typing` here (issue 14: a one-shot ``minivirsh``
+would pay for it at every start): the protocols are static types only, whose
+run-time base is ``object`` (nothing ``isinstance``-checks them), and
+:data:`DriverSlot` is written as a string alias, which mypy reads as the
+``Literal`` and run time keeps as text.  :data:`DRIVER_METHODS` is read off
+the table itself, and a test pins it equal to :data:`DriverSlot`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal, Protocol, get_args, runtime_checkable
 
 from minivirt.public.types import BlockJobInfo, DomainEvent, DomainInfo, DomainRef
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal, Protocol, TypeAlias, TypeGuard
+else:
+    Protocol = object  # static types only: mypy checks them, run time never does
 
 __all__ = [
     "DRIVER_METHODS",
@@ -33,6 +46,8 @@ __all__ = [
     "EventCallback",
     "HypervisorDriver",
     "KeepAliveDriver",
+    "has_async_block_job_info",
+    "has_keep_alive",
 ]
 
 #: What a driver calls for each event delivered to one registration.  It is
@@ -61,8 +76,9 @@ class ConnectURI(Protocol):
     def query(self) -> dict[str, str]: ...
 
 
-#: The name of every slot of :class:`HypervisorDriver` but ``close``, in table order.
-DriverSlot = Literal[
+#: The name of every slot of :class:`HypervisorDriver` but ``close``, in table order
+#: (mypy reads the string as the Literal it spells; see the module docstring).
+DriverSlot: TypeAlias = """Literal[
     "get_type",
     "get_version",
     "get_hostname",
@@ -86,7 +102,7 @@ DriverSlot = Literal[
     "connect_domain_event_register_any",
     "connect_domain_event_deregister_any",
     "domain_qemu_monitor_command",
-]
+]"""
 
 
 class HypervisorDriver(Protocol):
@@ -202,12 +218,11 @@ class HypervisorDriver(Protocol):
         ...
 
 
-@runtime_checkable
 class KeepAliveDriver(Protocol):
     """The slot only a driver with a peer has (libvirt's remote driver).
 
     An optional capability rather than a slot of the table: a driver declares
-    it by having the method, and core narrows with ``isinstance``.
+    it by having the method, and core narrows with :func:`has_keep_alive`.
     """
 
     def connect_set_keep_alive(self, interval: int, count: int) -> int:
@@ -215,12 +230,12 @@ class KeepAliveDriver(Protocol):
         ...
 
 
-@runtime_checkable
 class AsyncBlockJobInfoDriver(Protocol):
     """The awaitable twin of a hot slot, for a server running an asyncio loop (issue #14).
 
     An optional capability (declared by having the method, narrowed with
-    ``isinstance``): a driver without it is served by the blocking slot.
+    :func:`has_async_block_job_info`): a driver without it is served by the
+    blocking slot.
 
     It answers from the driver's memory at once (no job on the disk) or
     awaits QEMU without blocking the caller's loop; it never blocks.  Same
@@ -234,5 +249,21 @@ class AsyncBlockJobInfoDriver(Protocol):
         ...
 
 
-#: Every slot name of :class:`HypervisorDriver` but ``close``, in table order.
-DRIVER_METHODS: Final[tuple[DriverSlot, ...]] = get_args(DriverSlot)
+def has_keep_alive(driver: object) -> TypeGuard[KeepAliveDriver]:
+    """Whether ``driver`` has the :class:`KeepAliveDriver` capability (has its method)."""
+    return getattr(driver, "connect_set_keep_alive", None) is not None
+
+
+def has_async_block_job_info(driver: object) -> TypeGuard[AsyncBlockJobInfoDriver]:
+    """Whether ``driver`` has the :class:`AsyncBlockJobInfoDriver` capability."""
+    return getattr(driver, "domain_get_block_job_info_async", None) is not None
+
+
+#: Every slot name of :class:`HypervisorDriver` but ``close``, in table order: read
+#: off the table's own methods (mypy cannot see that they are DriverSlot's names; a
+#: test pins the two equal).
+DRIVER_METHODS: Final[tuple[DriverSlot, ...]] = tuple(
+    name  # type: ignore[misc]
+    for name, member in vars(HypervisorDriver).items()
+    if callable(member) and not name.startswith("_") and name != "close"
+)

@@ -9,7 +9,10 @@ detail).  This module owns no I/O and imports only the stdlib.
 from __future__ import annotations
 
 import enum
-from typing import Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "ERROR_TEMPLATES",

@@ -11,8 +11,8 @@ would reach its last-resort handler.  It must not configure logging.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
 

@@ -12,9 +12,11 @@ is the ``minivirt.daemon`` package.
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.public import ConnectURI, HypervisorDriver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "DEFAULT_TCP_PORT",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 from minivirt.public import (
     BlockJobEvent,
@@ -34,8 +33,13 @@ from minivirt.remote.protocol.procedures import Procedure
 from minivirt.remote.protocol.runtime import WireStruct, uuid_from_bytes, uuid_to_bytes
 from minivirt.remote.rpcclient import RPCClient, StreamSocket, os_text, system_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final, TypeVar
+
     from minivirt.events import EventState
+
+    R = TypeVar("R")
 
 __all__ = ["VIR_CONNECT_RO", "RemoteDriver", "connect_tcp", "connect_tls", "connect_unix"]
 
@@ -43,8 +47,6 @@ log = get_logger(__name__)
 
 #: virConnectFlags: VIR_CONNECT_RO, sent in CONNECT_OPEN's flags.
 VIR_CONNECT_RO: Final = 1
-
-R = TypeVar("R")
 
 
 def connect_tcp(host: str, port: int) -> socket.socket:
@@ -137,7 +139,8 @@ class RemoteDriver(ClientStubs):
         return 0
 
     def _call(self, proc: int, args: WireStruct | None, ret: type[R]) -> R:
-        return cast(R, self._rpc.call(proc, args))
+        # The reply's class is the procedure's ``ret`` (the codec decodes by procedure).
+        return self._rpc.call(proc, args)  # type: ignore[return-value]
 
     def _call_void(self, proc: int, args: WireStruct | None) -> None:
         self._rpc.call(proc, args)

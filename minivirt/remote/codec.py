@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Mapping
-from typing import Final
 
 import msgpack
 
@@ -42,6 +41,10 @@ from minivirt.remote.protocol.runtime import (
     RemoteProtocolError,
     WireStruct,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "EVENT_SERIAL",

@@ -29,7 +29,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Final, Protocol
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
 from minivirt.public.logger import get_logger
@@ -44,6 +43,12 @@ from minivirt.remote.codec import (
     Role,
 )
 from minivirt.remote.protocol.runtime import RemoteProtocolError, WireStruct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Protocol
+else:
+    Protocol = object  # a static type only: mypy checks it, run time never does
 
 __all__ = ["RPCClient", "StreamSocket", "keepalive_timeout", "os_text", "system_error"]
 

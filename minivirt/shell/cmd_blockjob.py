@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
 
 from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from minivirt.core import Domain
     from minivirt.public import BlockJobInfo
 
-__all__ = ["BLOCKJOB", "BLOCKPULL", "JOB_LABELS", "job_label", "pretty_capacity"]
+__all__ = ["BLOCKJOB", "BLOCKPULL", "JOB_LABELS", "SigintCatch", "job_label", "pretty_capacity"]
 
 #: virshDomainBlockJob enum: the job type as virsh names it.
 JOB_LABELS: Final = (
@@ -195,26 +195,38 @@ class _JobWait:
                 pass
 
 
-@contextmanager
-def sigint_to(ctl: Control, wake: threading.Event) -> Iterator[None]:
-    """While waiting, Ctrl-C sets ``ctl.interrupted`` (virsh's intCaught) instead of raising."""
-    import signal  # here: building its enums costs every one-shot command a millisecond
+class SigintCatch:
+    """While waiting, Ctrl-C sets ``ctl.interrupted`` (virsh's intCaught) instead of raising.
 
-    ctl.interrupted.clear()
+    A class rather than a ``contextlib.contextmanager`` generator, which would
+    import ``contextlib`` at every one-shot command's start (issue 14).
+    """
 
-    def handler(signum: int, frame: object) -> None:
-        ctl.interrupted.set()
-        wake.set()
+    __slots__ = ("_ctl", "_previous", "_wake")
 
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (in-process callers): no signal handling
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def __init__(self, ctl: Control, wake: threading.Event) -> None:
+        self._ctl = ctl
+        self._wake = wake
+        self._previous: list[Any] = []  # the handler to put back, once installed
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self._ctl.interrupted.set()
+        self._wake.set()
+
+    def __enter__(self) -> None:
+        import signal  # here: building its enums costs every one-shot command a millisecond
+
+        self._ctl.interrupted.clear()
+        try:
+            self._previous.append(signal.signal(signal.SIGINT, self._handler))
+        except ValueError:  # not the main thread (in-process callers): no signal handling
+            pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous.pop())
 
 
 def _wait(job: _JobWait, verbose: bool, timeout_ms: int, async_abort: bool) -> int:
@@ -228,7 +240,7 @@ def _wait(job: _JobWait, verbose: bool, timeout_ms: int, async_abort: bool) -> i
     start = time.monotonic()
     last = (0, 0)
     result = -1
-    with sigint_to(ctl, job.wake):
+    with SigintCatch(ctl, job.wake):
         while True:
             try:
                 info = dom.get_block_job_info(path, 0)

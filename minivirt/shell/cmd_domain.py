@@ -10,10 +10,13 @@ xml.etree; every hypervisor call goes through ``minivirt.core`` handles.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "DEFINE",

@@ -9,10 +9,12 @@ itself comes from the hypervisor through ``minivirt.core``.
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["DUMPXML"]
 

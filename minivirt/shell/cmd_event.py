@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Final
 
-from minivirt.shell.cmd_blockjob import job_label, sigint_to
+from minivirt.shell.cmd_blockjob import SigintCatch, job_label
 from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from minivirt.core import Connection, Domain
 
 __all__ = ["EVENT", "EVENT_NAMES", "lifecycle_text"]
@@ -189,7 +191,7 @@ def cmd_event(ctl: Control, cmd: ParsedCommand) -> bool:
     registered: list[int] = []
     ok = False
     try:
-        with sigint_to(ctl, listener.done):  # as vshEventStart: SIGINT caught before registering
+        with SigintCatch(ctl, listener.done):  # as vshEventStart: SIGINT caught before registering
             for index, event_id in enumerate(ids):
                 try:
                     registered.append(

@@ -8,8 +8,6 @@ commands as virsh does.  The registry of all commands is passed in by
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.shell.control import Control
 from minivirt.shell.options import (
     CommandDef,
@@ -20,6 +18,10 @@ from minivirt.shell.options import (
     command_help,
     group_help,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["CONNECT", "EXIT", "HELP", "QUIT", "URI", "VERSION", "set_registry", "version_text"]
 

@@ -14,10 +14,12 @@ register the command, and only this command needs JSON (issue 14).
 
 from __future__ import annotations
 
-from typing import Final
-
 from minivirt.shell.control import Control
 from minivirt.shell.options import CommandDef, OptDef, OptType, ParsedCommand
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["QEMU_MONITOR_COMMAND", "pretty_json", "wrap_qmp"]
 

@@ -13,11 +13,13 @@ core) only when a connection is needed, never a driver.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Final, TextIO
 
 from minivirt.shell.options import ParsedCommand
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final, TextIO
+
     from minivirt.core import Connection, Domain
     from minivirt.public import VirError
 
@@ -30,8 +32,6 @@ ULONG_MAX: Final = (1 << 64) - 1
 UINT_MAX: Final = (1 << 32) - 1
 INT_MAX: Final = (1 << 31) - 1
 
-_UNSCALED: Final = r"\s*([+-]?)(\d+)"
-_POSITIVE: Final = r"\s*\+?(\d+)"
 _UUID_LEN: Final = 36
 
 
@@ -194,14 +194,12 @@ class Control:
         value = cmd.get(name)
         if value is None:
             return None
-        import re
-
-        m = re.fullmatch(_POSITIVE, value)
-        if m is None or int(m.group(1)) > UINT_MAX:
+        number = _leading_integer(value, "+")
+        if number is None or number[2] or int(number[1]) > UINT_MAX:
             raise self.fail(
                 message=f"Numeric value '{value}' for <{name}> option is malformed or out of range"
             )
-        return int(m.group(1))
+        return int(number[1])
 
     def timeout_ms(self, cmd: ParsedCommand) -> int:
         """vshCommandOptTimeoutToMs: --timeout seconds as milliseconds, 0 when absent."""
@@ -220,14 +218,12 @@ class Control:
         value = cmd.get("bandwidth")
         if value is None:
             return 0
-        import re
-
         from minivirt.public import ErrorDomain, ErrorNumber, VirError
 
-        m = re.fullmatch(_UNSCALED, value)
-        if m is not None and int(m.group(2)) <= ULONG_MAX:
-            number = int(m.group(2))
-            return (-number) & ULONG_MAX if m.group(1) == "-" else number
+        plain = _leading_integer(value, "+-")
+        if plain is not None and not plain[2] and int(plain[1]) <= ULONG_MAX:
+            number = int(plain[1])
+            return (-number) & ULONG_MAX if plain[0] == "-" else number
         scaled = _scaled(value, ULONG_MAX) if value else None
         if not isinstance(scaled, int):
             if scaled is not None:  # virScaleInteger's own error, reported after virsh's
@@ -260,14 +256,14 @@ class Control:
 
         conn = self.require_conn()
         if by_id:
-            import re
-
-            m = re.fullmatch(_UNSCALED, text)
-            if m is not None and m.group(1) != "-" and int(m.group(2)) <= INT_MAX:
-                try:
-                    return conn.lookup_by_id(int(m.group(2)))
-                except VirError:
-                    pass
+            number = _leading_integer(text, "+-")
+            if number is not None and not number[2] and number[0] != "-":
+                id = int(number[1])
+                if id <= INT_MAX:
+                    try:
+                        return conn.lookup_by_id(id)
+                    except VirError:
+                        pass
         if len(text) == _UUID_LEN:
             try:
                 return conn.lookup_by_uuid_string(text)
@@ -281,6 +277,22 @@ class Control:
         raise self.fail(message=f"failed to get domain '{text}'")
 
 
+def _leading_integer(text: str, signs: str) -> tuple[str, str, str] | None:
+    """``text`` read as ``re.match(r"\\s*([SIGNS]?)(\\d+)")``: (sign, digits, the rest).
+
+    None without digits.  Whitespace and digits are Unicode's, as ``\\s`` and
+    ``\\d`` take them; written without ``re``, which a one-shot command would
+    otherwise import at every start (issue 14).
+    """
+    body = text.lstrip()
+    sign = body[:1] if body[:1] and body[:1] in signs else ""
+    body = body[len(sign) :]
+    end = 0
+    while end < len(body) and body[end].isdecimal():
+        end += 1
+    return (sign, body[:end], body[end:]) if end else None
+
+
 _POWERS: Final = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
@@ -291,15 +303,13 @@ def _scaled(text: str, limit: int) -> int | tuple[int, str] | None:
     error virScaleInteger reports for an unknown suffix (INVALID_ARG) or a
     result that does not fit (OVERFLOW).
     """
-    import re
-
-    m = re.match(r"\s*\+?(\d+)", text)
-    if m is None:
+    number = _leading_integer(text, "+")
+    if number is None:
         return None
-    value = int(m.group(1))
+    value = int(number[1])
     if value > ULONG_MAX:
         return None
-    suffix = text[m.end() :]
+    suffix = number[2]
     unknown = (8, f"unknown suffix '{suffix}'")  # VIR_ERR_INVALID_ARG
     if not suffix or suffix.lower() in ("b", "byte", "bytes"):
         scale = 1

@@ -28,7 +28,10 @@ import atexit
 import gc
 import os
 import sys
-from typing import Final, NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, NoReturn
 
 __all__ = ["GEN0_THRESHOLD", "leave", "run"]
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from minivirt.shell.control import Control
 from minivirt.shell.options import ParseError, split_commands
 from minivirt.shell.runner import PROGRAM, parse_line, run_command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["PROGRAM", "main", "parse_line", "run_command"]
 

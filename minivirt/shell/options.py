@@ -11,7 +11,10 @@ commands' behaviour and imports nothing of minivirt.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 __all__ = [
     "HELP_OPTION",
@@ -66,7 +69,7 @@ class OptDef:
 #: A command's handler: ``handler(ctl, cmd)`` returns True on success (virsh's bool
 #: handlers).  ``ctl`` is the session, ``minivirt.shell.control.Control``, which imports
 #: this module: naming it here would close an import circle, hence ``Any``.
-Handler = Callable[[Any, "ParsedCommand"], bool]
+Handler: TypeAlias = "Callable[[Any, ParsedCommand], bool]"
 
 
 class CommandDef:

@@ -178,16 +178,40 @@ def test_unknown_code_does_not_crash() -> None:
 
 
 def test_the_slot_names_are_the_driver_table() -> None:
-    # DriverSlot (what unsupported_slots may name) lists every method of the protocol.
+    # DriverSlot (what unsupported_slots may name) lists every method of the protocol,
+    # in table order.  It is a string alias (run time never imports typing); this is
+    # the Literal mypy reads from it.
     import inspect
+    from typing import Literal, get_args
 
-    from minivirt.public.driver import DRIVER_METHODS, HypervisorDriver
+    from minivirt.public.driver import DRIVER_METHODS, DriverSlot, HypervisorDriver
 
-    methods = {
+    methods = [
         name
         for name, value in vars(HypervisorDriver).items()
         if inspect.isfunction(value) and not name.startswith("_")
-    }
-    assert methods == {"close", *DRIVER_METHODS}
-    assert len(DRIVER_METHODS) == len(set(DRIVER_METHODS))
+    ]
+    assert methods == ["close", *DRIVER_METHODS]
+    assert get_args(eval(DriverSlot, {"Literal": Literal})) == DRIVER_METHODS
+    assert len(DRIVER_METHODS) == len(set(DRIVER_METHODS)) == 23
     assert isinstance(vars(HypervisorDriver)["unsupported_slots"], property)
+
+
+def test_capabilities_are_told_by_their_method() -> None:
+    # KeepAliveDriver and AsyncBlockJobInfoDriver are declared by having the method.
+    from minivirt.public.driver import has_async_block_job_info, has_keep_alive
+
+    class Remote:
+        def connect_set_keep_alive(self, interval: int, count: int) -> int:
+            return 0
+
+    class Async:
+        async def domain_get_block_job_info_async(self, dom, disk, flags):
+            return None
+
+    class Plain:
+        connect_set_keep_alive = None  # a None attribute is no method
+
+    assert has_keep_alive(Remote()) and not has_async_block_job_info(Remote())
+    assert has_async_block_job_info(Async()) and not has_keep_alive(Async())
+    assert not has_keep_alive(Plain()) and not has_keep_alive(object())

@@ -148,6 +148,12 @@ def _header(spec_hash: str, what: str, owns: str, noqa: str = "E501") -> list[st
     ]
 
 
+def _annotation_imports(*imports: str) -> list[str]:
+    """Imports only annotations use, which run time skips (a one-shot client pays
+    for ``typing`` at every start, issue 14); mypy reads ``TYPE_CHECKING`` as true."""
+    return ["", "TYPE_CHECKING = False", "if TYPE_CHECKING:", *[f"    {i}" for i in imports]]
+
+
 def emit_messages(spec: Spec, spec_hash: str) -> str:
     types = _Types(spec)
     out = _header(
@@ -175,11 +181,11 @@ def emit_messages(spec: Spec, spec_hash: str) -> str:
             body += [f"# typedef {item.name}: {types.py(types.decl(item.decl))}", ""]
     out += [
         "import enum",
-        "from typing import Final",
         "",
         "from minivirt.remote.protocol.runtime import (",
         *[f"    {h}," for h in _helpers(body)],
         ")",
+        *_annotation_imports("from typing import Final"),
         "",
         "_set = object.__setattr__",
         "",
@@ -255,13 +261,12 @@ def emit_procedures(spec: Spec, spec_hash: str) -> str:
     used = sorted({s for p in spec.procedures for s in (p.args, p.ret, p.msg) if s})
     out += [
         "import enum",
-        "from collections.abc import Mapping",
-        "from typing import Final",
         "",
         "from minivirt.remote.protocol.messages import (",
         *[f"    {class_name(s)}," for s in used],
         ")",
         "from minivirt.remote.protocol.runtime import ProcedureInfo",
+        *_annotation_imports("from collections.abc import Mapping", "from typing import Final"),
         "",
         '__all__ = ["PROCEDURES", "Procedure"]',
         "",
@@ -400,13 +405,11 @@ def emit_server(spec: Spec, spec_hash: str) -> str:
             continue
         methods += ["", sig, doc, *_emit_server_body(spec, types, p)]
     out += [
-        "from collections.abc import Mapping",
-        "from typing import Final",
-        "",
         "from minivirt.remote.protocol.messages import (",
         *[f"    {class_name(s)}," for s in sorted(used)],
         ")",
         "from minivirt.remote.protocol.runtime import ServerStubBase",
+        *_annotation_imports("from collections.abc import Mapping", "from typing import Final"),
         "",
         '__all__ = ["SERVER_DISPATCH", "ServerStubs"]',
         "",

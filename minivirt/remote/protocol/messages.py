@@ -9,7 +9,6 @@ Owns the wire structs.  Must not: be edited by hand, import lark, do I/O.
 from __future__ import annotations
 
 import enum
-from typing import Final
 
 from minivirt.remote.protocol.runtime import (
     LocalProtocolError,
@@ -25,6 +24,10 @@ from minivirt.remote.protocol.runtime import (
     enc_list,
     enc_str,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 _set = object.__setattr__
 

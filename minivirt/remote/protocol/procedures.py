@@ -9,8 +9,6 @@ Owns the procedure numbers.  Must not: be edited by hand, import lark, do I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Final
 
 from minivirt.remote.protocol.messages import (
     QemuDomainMonitorCommandArgs,
@@ -60,6 +58,11 @@ from minivirt.remote.protocol.messages import (
     RemoteDomainUndefineFlagsArgs,
 )
 from minivirt.remote.protocol.runtime import ProcedureInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 __all__ = ["PROCEDURES", "Procedure"]
 

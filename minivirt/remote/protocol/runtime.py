@@ -10,10 +10,17 @@ base classes.  Must not: import lark, touch sockets, threads or clocks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final, Protocol, Self, TypeVar
 
 from minivirt.public.errors import ErrorDomain, ErrorLevel, ErrorNumber, VirError
 from minivirt.public.values import FrozenValue, init_fields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final, Protocol, Self, TypeVar
+
+    R = TypeVar("R")
+else:
+    Protocol = object  # a static type only: mypy checks it, run time never does
 
 __all__ = [
     "ClientStubBase",
@@ -282,9 +289,6 @@ def uuid_from_bytes(raw: bytes) -> str:
     """The 16 bytes of ``remote_uuid`` as the canonical lower-case string."""
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-R = TypeVar("R")
 
 
 class ClientStubBase:

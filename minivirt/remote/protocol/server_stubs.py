@@ -8,9 +8,6 @@ Owns the daemon's dispatch.  Must not: be edited by hand, import lark, do I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
-
 from minivirt.remote.protocol.messages import (
     QemuDomainMonitorCommandArgs,
     QemuDomainMonitorCommandRet,
@@ -56,6 +53,11 @@ from minivirt.remote.protocol.messages import (
     RemoteDomainUndefineFlagsArgs,
 )
 from minivirt.remote.protocol.runtime import ServerStubBase
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 __all__ = ["SERVER_DISPATCH", "ServerStubs"]
 
