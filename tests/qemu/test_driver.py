@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -260,6 +261,38 @@ def test_qemu_events_become_domain_events(setup, events, statuses, job_remains):
     assert [(d, i) for d, _, _, i in got[:2]] == [(TOP, 8), ("vda", 16)]
     info = conn.domain_get_block_job_info(ref, "vda", 0)
     assert info == (BlockJobInfo(1, 0, 30, 100) if job_remains else None)
+
+
+def _status_jobs(setup):
+    with open(os.path.join(setup.root, "run", "qemu", "guest.json")) as src:
+        return json.load(src)["jobs"]
+
+
+def test_records_are_written_after_the_event_and_at_close(setup, monkeypatch):
+    # The status file changes RECORDS_DELAY after the event (off the event's way to
+    # the clients), or at once when a connection closes.
+    monkeypatch.setattr("minivirt.qemu.state.RECORDS_DELAY", 3600.0)
+    conn, ref = setup.start(script={"query-block-jobs": [Reply([job(30)])]})
+    conn.domain_block_pull(ref, "vda", 0, 0)
+    assert list(_status_jobs(setup)) == ["vda"]
+    setup.peer.send_event("BLOCK_JOB_COMPLETED", _ev("BLOCK_JOB_COMPLETED").data)
+    setup.rec.wait(2)
+    assert conn.domain_get_block_job_info(ref, "vda", 0) is None  # memory: at once
+    assert list(_status_jobs(setup)) == ["vda"]  # the disk: later
+    open_driver(URI(setup.root)).close()  # any connection closing writes what is due
+    assert _status_jobs(setup) == {}
+
+
+def test_records_follow_the_event_without_a_close(setup, monkeypatch):
+    monkeypatch.setattr("minivirt.qemu.state.RECORDS_DELAY", 0.01)
+    conn, ref = setup.start(script={"query-block-jobs": [Reply([job(30)])]})
+    conn.domain_block_pull(ref, "vda", 0, 0)
+    setup.peer.send_event("BLOCK_JOB_COMPLETED", _ev("BLOCK_JOB_COMPLETED").data)
+    setup.rec.wait(2)
+    deadline = time.monotonic() + 10
+    while _status_jobs(setup) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _status_jobs(setup) == {}
 
 
 @pytest.mark.parametrize(
