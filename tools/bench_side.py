@@ -403,7 +403,8 @@ def _measure(
         f"the running pull is throttled to 1 MiB/s on a 128 MiB template so it outlasts them. "
         f"Events: {EVENT_ROUNDS} alternating rounds of {EVENT_DISKS} pulls of a 16 MiB overlay; "
         "libvirtd's QEMU timestamp comes from qemuMonitorEventRegister on the same connection, "
-        "minivirtd's from its monitor's debug log (a second minivirtd instance). "
+        "minivirtd's from its monitor's debug log (a second minivirtd instance; writing "
+        "that log costs it CPU while the event travels, so the figure is on the safe side). "
         f"One-shot: {SHELL_ROUNDS} alternating rounds. Ratios are minivirt / libvirtd, "
         "except the event latency and RSS, where lower is better."
     )
