@@ -12,7 +12,6 @@ Every refusal is a :class:`~minivirt.public.VirError` in error domain
 from __future__ import annotations
 
 from minivirt.conf.domain_xml import format_xml, parse_xml
-from minivirt.conf.domain_yaml import format_yaml, parse_yaml
 from minivirt.conf.model import (
     DISK_BUSES,
     DISK_FORMATS,
@@ -46,6 +45,25 @@ __all__ = [
     "parse_yaml",
     "validate_domain",
 ]
+
+
+def parse_yaml(text: str) -> DomainDef:
+    """Read minivirt's YAML domain form; see :func:`minivirt.conf.domain_yaml.parse_yaml`.
+
+    PyYAML is imported on the first YAML document, not with this package: a
+    one-shot client of ``test:///default`` or a daemon reading XML never pays
+    for it.
+    """
+    from minivirt.conf import domain_yaml
+
+    return domain_yaml.parse_yaml(text)
+
+
+def format_yaml(defn: DomainDef) -> str:
+    """Write ``defn`` in minivirt's YAML form; see :func:`minivirt.conf.domain_yaml.format_yaml`."""
+    from minivirt.conf import domain_yaml
+
+    return domain_yaml.format_yaml(defn)
 
 
 def parse_domain(document: str) -> DomainDef:

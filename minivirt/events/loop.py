@@ -10,15 +10,19 @@ application's loop.  This module owns the loop; it knows nothing of domains.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import threading
 import time
 from collections.abc import Callable
-from typing import Final, Protocol
 
 from minivirt.public.logger import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Protocol
+else:
+    Protocol = object  # a static type only: mypy checks it, run time never does
 
 __all__ = [
     "EVENT_HANDLE_ERROR",
@@ -66,18 +70,22 @@ class EventImpl(Protocol):
     def remove_timeout(self, timer: int) -> int: ...
 
 
-@dataclasses.dataclass(slots=True)
 class _Handle:
-    fd: int
-    events: int
-    cb: HandleCallback
+    __slots__ = ("cb", "events", "fd")
+
+    def __init__(self, fd: int, events: int, cb: HandleCallback) -> None:
+        self.fd = fd
+        self.events = events
+        self.cb = cb
 
 
-@dataclasses.dataclass(slots=True)
 class _Timeout:
-    interval_ms: int
-    due: float
-    cb: TimeoutCallback
+    __slots__ = ("cb", "due", "interval_ms")
+
+    def __init__(self, interval_ms: int, due: float, cb: TimeoutCallback) -> None:
+        self.interval_ms = interval_ms
+        self.due = due
+        self.cb = cb
 
 
 def _to_poll(events: int) -> int:

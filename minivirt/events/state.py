@@ -10,7 +10,6 @@ it.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 from minivirt.events import loop
@@ -23,17 +22,22 @@ from minivirt.public import (
     VirError,
 )
 from minivirt.public.logger import get_logger
+from minivirt.public.values import FrozenValue, init_fields
 
 __all__ = ["EventState"]
 
 log = get_logger(__name__)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Registration:
+class _Registration(FrozenValue):
+    __slots__ = ("callback", "event_id", "uuid")
+    _fields = ("uuid", "event_id", "callback")
     uuid: str | None
     event_id: int
     callback: EventCallback
+
+    def __init__(self, uuid: str | None, event_id: int, callback: EventCallback) -> None:
+        init_fields(self, uuid, event_id, callback)
 
 
 class EventState:
