@@ -53,9 +53,9 @@ def _qemu(uri: core.URI, read_only: bool) -> HypervisorDriver | None:
 
 def share_event_loop(loop: asyncio.AbstractEventLoop, thread_ident: int) -> None:
     """A server's I/O loop becomes the qemu driver's QMP loop too (issue #14)."""
-    from minivirt.qemu import monitor
+    from minivirt.qemu import monitorloop
 
-    monitor.share_loop(loop, thread_ident)
+    monitorloop.share_loop(loop, thread_ident)
 
 
 def register_all() -> None:

@@ -1,9 +1,8 @@
 """The QMP monitor: the one module of minivirt that imports ``qemu.qmp``.
 
-It owns the event loop on which every QMP client of a driver runs
-(:class:`MonitorLoop`: its own thread, or a server's loop after
-:func:`share_loop`) and one connection per QEMU process (:class:`Monitor`)
-with a synchronous, typed surface for the driver: each command has a timeout,
+It owns one connection per QEMU process (:class:`Monitor`), run on a
+driver's :class:`~minivirt.qemu.monitorloop.MonitorLoop`, with a
+synchronous, typed surface for the driver: each command has a timeout,
 every ``qemu.qmp`` exception is translated here, once, into a
 :class:`VirError` (error domain QEMU), and block-job events plus the end of
 the connection are handed to driver callbacks on the loop thread in the order
@@ -19,8 +18,7 @@ import concurrent.futures
 import json
 import logging
 import socket
-import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
 from qemu.qmp import ExecInterruptedError, ExecuteError, QMPClient, QMPError
@@ -28,6 +26,7 @@ from qemu.qmp.message import Message
 from qemu.qmp.protocol import Runstate
 
 from minivirt.public import ErrorDomain, ErrorNumber, VirError
+from minivirt.qemu.monitorloop import MonitorLoop, timeout_error
 from minivirt.qemu.qmpreply import (
     BlockChainEntry,
     CommandSet,
@@ -40,7 +39,7 @@ from minivirt.qemu.qmpreply import (
     parse_command_set,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor", "MonitorLoop", "share_loop"]
+__all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor"]
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -61,99 +60,8 @@ def _dump(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"), default=str)
 
 
-def _timeout_error(what: str, timeout: float) -> VirError:
-    return VirError.report(
-        ErrorNumber.OPERATION_TIMEOUT,
-        ErrorDomain.QEMU,
-        f"QEMU monitor did not answer '{what}' within {timeout:g} s",
-    )
-
-
 def _eof_error() -> VirError:
     return VirError.report(ErrorNumber.OPERATION_FAILED, ErrorDomain.QEMU, EOF_MESSAGE)
-
-
-#: A server's loop (and the thread running it) that MonitorLoops share, once set.
-_shared: tuple[asyncio.AbstractEventLoop, int] | None = None
-
-
-def share_loop(loop: asyncio.AbstractEventLoop | None, thread_ident: int = 0) -> None:
-    """Make the MonitorLoops created from now on run on ``loop`` (issue #14).
-
-    A server whose own I/O loop runs in thread ``thread_ident`` (minivirtd)
-    calls this before any driver state exists: QMP replies and events are
-    then handled on that loop, and an awaited QMP call needs no thread
-    hand-off.  ``None`` goes back to one thread per driver state (the
-    embedded uses keep that, and their blocking API).
-    """
-    global _shared
-    _shared = None if loop is None else (loop, thread_ident)
-
-
-class MonitorLoop:
-    """The asyncio loop hosting every QMP client of a driver: its own thread, or a server's."""
-
-    def __init__(self, name: str = "minivirt-qmp") -> None:
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        if _shared is not None:
-            self._loop, self._ident = _shared
-            return
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-        self._ident = self._thread.ident or 0
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The asyncio loop (for code running on the loop thread)."""
-        return self._loop
-
-    @property
-    def closed(self) -> bool:
-        """True after close()."""
-        return self._closed
-
-    def in_loop_thread(self) -> bool:
-        """True when called from the loop thread itself (where blocking calls would deadlock)."""
-        return threading.get_ident() == self._ident
-
-    def run(self, coro: Coroutine[object, object, _T], timeout: float, what: str) -> _T:
-        """Run ``coro`` on the loop and wait for it, at most ``timeout`` seconds.
-
-        Raises VirError OPERATION_TIMEOUT (QEMU) when the time runs out and
-        INTERNAL_ERROR when called from the loop thread or after close().
-        """
-        if self._closed or self.in_loop_thread():
-            coro.close()
-            raise internal_error(f"cannot run '{what}' on the monitor thread now")
-        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), self._loop)
-        try:
-            return future.result(timeout + 5.0)
-        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
-            future.cancel()
-            raise _timeout_error(what, timeout) from exc
-
-    def close(self) -> None:
-        """Stop the loop and join its thread (idempotent); a shared loop is its owner's."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._thread is None:
-            return
-        if self.in_loop_thread():
-            self._loop.stop()
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10.0)
 
 
 class _Client(QMPClient):
@@ -440,7 +348,7 @@ class Monitor:
             future = asyncio.run_coroutine_threadsafe(coro, self._mloop.loop)
             return await asyncio.wrap_future(future)
         except (TimeoutError, concurrent.futures.TimeoutError) as exc:
-            raise _timeout_error("query-block-jobs", self.timeout) from exc
+            raise timeout_error("query-block-jobs", self.timeout) from exc
 
     async def _query_jobs_on_loop(self) -> tuple[QemuBlockJob, ...]:
         """The shared query awaited on the monitor's loop, with this caller's timeout.
@@ -462,7 +370,7 @@ class Monitor:
         except asyncio.CancelledError:
             if not expired:
                 raise  # the caller itself was cancelled
-            raise _timeout_error("query-block-jobs", self.timeout) from None
+            raise timeout_error("query-block-jobs", self.timeout) from None
         finally:
             timer.cancel()
 

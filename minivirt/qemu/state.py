@@ -43,7 +43,8 @@ from minivirt.public import (
 )
 from minivirt.qemu import chain, process, security
 from minivirt.qemu.domain import DRIVER, DomainObj, not_running
-from minivirt.qemu.monitor import Monitor, MonitorLoop
+from minivirt.qemu.monitor import Monitor
+from minivirt.qemu.monitorloop import MonitorLoop
 from minivirt.qemu.paths import StateRoots
 from minivirt.qemu.qmpreply import QmpEvent, event_status, job_type, parse_block_job_event
 from minivirt.qemu.reconnect import reconnect

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from minivirt.qemu.monitor import Monitor, MonitorLoop
+from minivirt.qemu.monitor import Monitor
+from minivirt.qemu.monitorloop import MonitorLoop
 from minivirt.qemu.qmpreply import QmpEvent
 from tests.qemu.qmppeer import ScriptedPeer
 

@@ -10,8 +10,8 @@ import pytest
 from qemu.qmp.message import Message as QmpMessage
 
 from minivirt.public import ErrorNumber, VirError
-from minivirt.qemu import monitor as monitor_mod
-from minivirt.qemu.monitor import MonitorLoop
+from minivirt.qemu import monitorloop as monitor_mod
+from minivirt.qemu.monitorloop import MonitorLoop
 from minivirt.qemu.qmpreply import QemuBlockJob
 from tests.qemu.qmppeer import Hang, Reply
 from tests.qemu.test_monitor import JOB, expect
