@@ -14,7 +14,6 @@ talking to QEMU.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -48,15 +47,12 @@ from minivirt.qemu.monitorloop import MonitorLoop
 from minivirt.qemu.paths import StateRoots
 from minivirt.qemu.qmpreply import QmpEvent, event_status, job_type, parse_block_job_event
 from minivirt.qemu.reconnect import reconnect
+from minivirt.qemu.records import LaterWrites
 from minivirt.qemu.validate import validate_for_qemu
 
 __all__ = ["QemuDriverState"]
 
 _log = logging.getLogger(__name__)
-
-#: Seconds between a block-job event and the writing of what it changed on disk (the
-#: status file, the DAC record): enough for the event to reach the clients first.
-RECORDS_DELAY = 0.02
 
 
 def _no_domain(detail: str) -> VirError:
@@ -76,10 +72,8 @@ class QemuDriverState:
         self._domains: dict[str, DomainObj] = {}
         self._next_id = 1
         self.connections = 0
-        #: Domains whose status file / DAC record an event changed, not yet written
-        #: (uuid -> (domain, whether the DAC record changed)).
-        self._unsaved: dict[str, tuple[DomainObj, bool]] = {}
-        self._records_lock = threading.Lock()
+        #: What block-job events changed on disk, written a moment after the event.
+        self.records = LaterWrites(self._save_records)
         #: The DAC security driver (QEMU's user, images lent to it); off for session/embed.
         self.dac = security.DacDriver(roots)
         self._load_configs()
@@ -476,36 +470,11 @@ class QemuDriverState:
             dom.cond.notify_all()
         revoked = self._revoke_dropped(dom, dropped)  # owners back before the event
         self.emit_block_job(ref, disk, jtype, int(status))
-        # The status file and the DAC record are written RECORDS_DELAY after the event,
-        # not on its way: creating and renaming a file costs about as much as the event's
-        # whole trip to a client, and done in the same instant it competes with that
-        # trip for the CPU.  A crash in between leaves a job listed (taking the domain
-        # back checks query-block-jobs) or an image listed as lent (given back again,
-        # to the same owner); a connection closing writes what is due at once.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on a loop (a direct caller): write them now
-            self._save_records(dom, revoked)
-            return
-        with self._records_lock:
-            first = dom.defn.uuid not in self._unsaved
-            earlier = self._unsaved.get(dom.defn.uuid, (dom, False))[1]
-            self._unsaved[dom.defn.uuid] = (dom, revoked or earlier)
-        if first:
-            loop.call_later(RECORDS_DELAY, self._save_due, dom.defn.uuid)
-
-    def _save_due(self, uuid: str) -> None:
-        with self._records_lock:
-            entry = self._unsaved.pop(uuid, None)
-        if entry is not None:
-            self._save_records(*entry)
+        self.records.after_event(dom, revoked)  # the disk a moment later (records.py)
 
     def flush_records(self) -> None:
-        """Write now the records of events still waiting for RECORDS_DELAY (any thread)."""
-        with self._records_lock:
-            pending, self._unsaved = self._unsaved, {}
-        for dom, revoked in pending.values():
-            self._save_records(dom, revoked)
+        """Write now the status files and DAC record that events changed (any thread)."""
+        self.records.flush()
 
     def _save_records(self, dom: DomainObj, revoked: bool) -> None:
         if revoked:

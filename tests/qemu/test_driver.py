@@ -271,7 +271,7 @@ def _status_jobs(setup):
 def test_records_are_written_after_the_event_and_at_close(setup, monkeypatch):
     # The status file changes RECORDS_DELAY after the event (off the event's way to
     # the clients), or at once when a connection closes.
-    monkeypatch.setattr("minivirt.qemu.state.RECORDS_DELAY", 3600.0)
+    monkeypatch.setattr("minivirt.qemu.records.RECORDS_DELAY", 3600.0)
     conn, ref = setup.start(script={"query-block-jobs": [Reply([job(30)])]})
     conn.domain_block_pull(ref, "vda", 0, 0)
     assert list(_status_jobs(setup)) == ["vda"]
@@ -284,7 +284,7 @@ def test_records_are_written_after_the_event_and_at_close(setup, monkeypatch):
 
 
 def test_records_follow_the_event_without_a_close(setup, monkeypatch):
-    monkeypatch.setattr("minivirt.qemu.state.RECORDS_DELAY", 0.01)
+    monkeypatch.setattr("minivirt.qemu.records.RECORDS_DELAY", 0.01)
     conn, ref = setup.start(script={"query-block-jobs": [Reply([job(30)])]})
     conn.domain_block_pull(ref, "vda", 0, 0)
     setup.peer.send_event("BLOCK_JOB_COMPLETED", _ev("BLOCK_JOB_COMPLETED").data)
