@@ -3,7 +3,8 @@
 Run as ``PYTHON bench_client.py KIND MODE URI ARGS…`` where KIND is ``libvirt``
 (``/usr/bin/python3`` with python3-libvirt) or ``minivirt`` (this venv's python,
 ``minivirt.bindings``, libvirt-python's surface).  Modes: ``calls DOM SECONDS``
-(blockJobInfo in a loop after a "go" line on stdin; prints the count),
+(blockJobInfo in a loop after a "go" line on stdin; prints the count and the
+process's CPU seconds over the loop),
 ``events DOM DISK…`` (pulls each disk, prints the BLOCK_JOB callback times and,
 for libvirt, QEMU's event timestamps from qemuMonitorEventRegister), ``idle N``
 (N open connections until stdin closes) and ``admin ACTION …`` (define, start,
@@ -32,11 +33,12 @@ if mode == "calls":
     dom.blockJobInfo("vda", 0)
     print("ready", flush=True)
     sys.stdin.readline()
+    cpu0 = time.process_time()
     count, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         dom.blockJobInfo("vda", 0)
         count += 1
-    print(count, flush=True)
+    print(count, time.process_time() - cpu0, flush=True)
 elif mode == "events":
     libvirt.virEventRegisterDefaultImpl()
 

@@ -120,18 +120,37 @@ def _template(path: Path, mib: int) -> Path:
     return path
 
 
+def _daemon_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: CPU per call of the last 1-client rounds, in microseconds: side -> [(client, daemon)].
+CPU_PER_CALL: dict[str, list[tuple[float, float]]] = {}
+
+
 def _rate(side: Side, clients: int) -> float:
+    """Calls/s of ``clients`` client processes; with one client, its CPU per call and the
+    daemon's (measured over the same loop) go to CPU_PER_CALL."""
     procs = [side.client("calls", "bench", str(SECONDS)) for _ in range(clients)]
     try:
         for p in procs:
             assert p.stdout is not None
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"{side.name} client failed to start")
+        daemon0 = _daemon_cpu(side.pid)
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
-        total = sum(int(p.communicate(timeout=60)[0].strip()) for p in procs)
+        answers = [p.communicate(timeout=60)[0].split() for p in procs]
+        daemon_cpu = _daemon_cpu(side.pid) - daemon0
+        total = sum(int(a[0]) for a in answers)
+        if clients == 1 and total:
+            CPU_PER_CALL.setdefault(side.name, []).append(
+                (float(answers[0][1]) / total * 1e6, daemon_cpu / total * 1e6)
+            )
     finally:
         for p in procs:
             if p.poll() is None:
@@ -317,7 +336,9 @@ def _measure(
 
     print("  blockJobInfo, no job", flush=True)
     rounds = ROUNDS if "rates" in parts else 0
+    CPU_PER_CALL.clear()
     idle1 = _alternate(sides, lambda s: _rate(s, 1), rounds)
+    cpu1 = {name: list(v) for name, v in CPU_PER_CALL.items()}
     idle4 = _alternate(sides, lambda s: _rate(s, 4), rounds)
     print("  blockJobInfo, running pull", flush=True)
     for side in sides:
@@ -377,6 +398,11 @@ def _measure(
              idle1["libvirtd"], "calls/s", ">= 2.0"),
         _row("blockJobInfo over qemu+tcp, no job, 4 client processes", idle4["minivirtd"],
              idle4["libvirtd"], "calls/s", ">= 1.5"),
+        _row("  same, CPU per call of the client process (python3-libvirt for libvirtd)",
+             [c for c, _ in cpu1.get("minivirtd", [])], [c for c, _ in cpu1.get("libvirtd", [])],
+             "us", "", 1),
+        _row("  same, CPU per call of the daemon", [d for _, d in cpu1.get("minivirtd", [])],
+             [d for _, d in cpu1.get("libvirtd", [])], "us", "", 1),
         _floor("bare msgpack RPC over loopback, 1 client", rpc1, "calls/s"),
         _floor("bare msgpack RPC over loopback, 4 client processes", rpc4, "calls/s"),
         _row("blockJobInfo over qemu+tcp, running pull, 1 client", busy1["minivirtd"],
