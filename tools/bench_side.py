@@ -126,13 +126,9 @@ def _daemon_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-#: CPU per call of the last 1-client rounds, in microseconds: side -> [(client, daemon)].
-CPU_PER_CALL: dict[str, list[tuple[float, float]]] = {}
-
-
-def _rate(side: Side, clients: int) -> float:
+def _rate(side: Side, clients: int, cpu: list[tuple[float, float]] | None = None) -> float:
     """Calls/s of ``clients`` client processes; with one client, its CPU per call and the
-    daemon's (measured over the same loop) go to CPU_PER_CALL."""
+    daemon's over the same loop (microseconds) are appended to ``cpu``."""
     procs = [side.client("calls", "bench", str(SECONDS)) for _ in range(clients)]
     try:
         for p in procs:
@@ -147,10 +143,8 @@ def _rate(side: Side, clients: int) -> float:
         answers = [p.communicate(timeout=60)[0].split() for p in procs]
         daemon_cpu = _daemon_cpu(side.pid) - daemon0
         total = sum(int(a[0]) for a in answers)
-        if clients == 1 and total:
-            CPU_PER_CALL.setdefault(side.name, []).append(
-                (float(answers[0][1]) / total * 1e6, daemon_cpu / total * 1e6)
-            )
+        if cpu is not None and clients == 1 and total:
+            cpu.append((float(answers[0][1]) / total * 1e6, daemon_cpu / total * 1e6))
     finally:
         for p in procs:
             if p.poll() is None:
@@ -336,9 +330,8 @@ def _measure(
 
     print("  blockJobInfo, no job", flush=True)
     rounds = ROUNDS if "rates" in parts else 0
-    CPU_PER_CALL.clear()
-    idle1 = _alternate(sides, lambda s: _rate(s, 1), rounds)
-    cpu1 = {name: list(v) for name, v in CPU_PER_CALL.items()}
+    cpu1: dict[str, list[tuple[float, float]]] = {s.name: [] for s in sides}
+    idle1 = _alternate(sides, lambda s: _rate(s, 1, cpu1[s.name]), rounds)
     idle4 = _alternate(sides, lambda s: _rate(s, 4), rounds)
     print("  blockJobInfo, running pull", flush=True)
     for side in sides:
@@ -399,10 +392,10 @@ def _measure(
         _row("blockJobInfo over qemu+tcp, no job, 4 client processes", idle4["minivirtd"],
              idle4["libvirtd"], "calls/s", ">= 1.5"),
         _row("  same, CPU per call of the client process (python3-libvirt for libvirtd)",
-             [c for c, _ in cpu1.get("minivirtd", [])], [c for c, _ in cpu1.get("libvirtd", [])],
+             [c for c, _ in cpu1["minivirtd"]], [c for c, _ in cpu1["libvirtd"]],
              "us", "", 1),
-        _row("  same, CPU per call of the daemon", [d for _, d in cpu1.get("minivirtd", [])],
-             [d for _, d in cpu1.get("libvirtd", [])], "us", "", 1),
+        _row("  same, CPU per call of the daemon", [d for _, d in cpu1["minivirtd"]],
+             [d for _, d in cpu1["libvirtd"]], "us", "", 1),
         _floor("bare msgpack RPC over loopback, 1 client", rpc1, "calls/s"),
         _floor("bare msgpack RPC over loopback, 4 client processes", rpc4, "calls/s"),
         _row("blockJobInfo over qemu+tcp, running pull, 1 client", busy1["minivirtd"],

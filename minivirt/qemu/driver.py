@@ -74,7 +74,7 @@ def open_driver(uri: ConnectURI, read_only: bool = False) -> QemuConnection | No
 
 
 def _release(state: QemuDriverState) -> None:
-    state.flush_records()  # a closing daemon leaves the status files current
+    state.records.flush()  # a closing daemon leaves the status files current
     with _states_lock:
         state.connections -= 1
         if state.connections > 0 or state.any_active():

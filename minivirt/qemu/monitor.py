@@ -19,7 +19,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Mapping
-from typing import Final, TypeVar
+from typing import Final
 
 from qemu.qmp import ExecInterruptedError, ExecuteError, QMPClient, QMPError
 from qemu.qmp.message import Message
@@ -41,7 +41,6 @@ from minivirt.qemu.qmpreply import (
 
 __all__ = ["DEFAULT_TIMEOUT", "EOF_MESSAGE", "Monitor"]
 
-_T = TypeVar("_T")
 _log = logging.getLogger(__name__)
 # qemu.qmp logs a disconnect at ERROR level; without this, Python's last-resort
 # handler would print it on a shell user's terminal.  Applications that

@@ -472,10 +472,6 @@ class QemuDriverState:
         self.emit_block_job(ref, disk, jtype, int(status))
         self.records.after_event(dom, revoked)  # the disk a moment later (records.py)
 
-    def flush_records(self) -> None:
-        """Write now the status files and DAC record that events changed (any thread)."""
-        self.records.flush()
-
     def _save_records(self, dom: DomainObj, revoked: bool) -> None:
         if revoked:
             self.dac.save()
@@ -499,6 +495,6 @@ class QemuDriverState:
 
     def shutdown(self) -> None:
         """Stop the monitor thread and drop events (only when no domain runs)."""
-        self.flush_records()
+        self.records.flush()
         self.events.close()
         self.mloop.close()
